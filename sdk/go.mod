@@ -1,0 +1,3 @@
+module github.com/nsmesh/nsmesh/sdk
+
+go 1.26
