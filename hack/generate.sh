@@ -16,6 +16,6 @@ export PATH="$bin:$PATH"
 for dir in networkservice registry ipam; do
 	(cd "$root/apis/$dir" && protoc -I . \
 		--go_out=. --go_opt=paths=source_relative \
-		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative,require_unimplemented_servers=false \
 		*.proto)
 done

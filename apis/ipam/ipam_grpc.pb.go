@@ -57,14 +57,13 @@ func (c *iPAMClient) ManagePrefixes(ctx context.Context, opts ...grpc.CallOption
 type IPAM_ManagePrefixesClient = grpc.BidiStreamingClient[PrefixRequest, PrefixResponse]
 
 // IPAMServer is the server API for IPAM service.
-// All implementations must embed UnimplementedIPAMServer
+// All implementations should embed UnimplementedIPAMServer
 // for forward compatibility.
 type IPAMServer interface {
 	ManagePrefixes(grpc.BidiStreamingServer[PrefixRequest, PrefixResponse]) error
-	mustEmbedUnimplementedIPAMServer()
 }
 
-// UnimplementedIPAMServer must be embedded to have
+// UnimplementedIPAMServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -74,8 +73,7 @@ type UnimplementedIPAMServer struct{}
 func (UnimplementedIPAMServer) ManagePrefixes(grpc.BidiStreamingServer[PrefixRequest, PrefixResponse]) error {
 	return status.Error(codes.Unimplemented, "method ManagePrefixes not implemented")
 }
-func (UnimplementedIPAMServer) mustEmbedUnimplementedIPAMServer() {}
-func (UnimplementedIPAMServer) testEmbeddedByValue()              {}
+func (UnimplementedIPAMServer) testEmbeddedByValue() {}
 
 // UnsafeIPAMServer may be embedded to opt out of forward compatibility for this service.
 // Use of this interface is not recommended, as added methods to IPAMServer will

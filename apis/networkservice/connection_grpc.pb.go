@@ -63,14 +63,13 @@ func (c *monitorConnectionClient) MonitorConnections(ctx context.Context, in *Mo
 type MonitorConnection_MonitorConnectionsClient = grpc.ServerStreamingClient[ConnectionEvent]
 
 // MonitorConnectionServer is the server API for MonitorConnection service.
-// All implementations must embed UnimplementedMonitorConnectionServer
+// All implementations should embed UnimplementedMonitorConnectionServer
 // for forward compatibility.
 type MonitorConnectionServer interface {
 	MonitorConnections(*MonitorScopeSelector, grpc.ServerStreamingServer[ConnectionEvent]) error
-	mustEmbedUnimplementedMonitorConnectionServer()
 }
 
-// UnimplementedMonitorConnectionServer must be embedded to have
+// UnimplementedMonitorConnectionServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -80,8 +79,7 @@ type UnimplementedMonitorConnectionServer struct{}
 func (UnimplementedMonitorConnectionServer) MonitorConnections(*MonitorScopeSelector, grpc.ServerStreamingServer[ConnectionEvent]) error {
 	return status.Error(codes.Unimplemented, "method MonitorConnections not implemented")
 }
-func (UnimplementedMonitorConnectionServer) mustEmbedUnimplementedMonitorConnectionServer() {}
-func (UnimplementedMonitorConnectionServer) testEmbeddedByValue()                           {}
+func (UnimplementedMonitorConnectionServer) testEmbeddedByValue() {}
 
 // UnsafeMonitorConnectionServer may be embedded to opt out of forward compatibility for this service.
 // Use of this interface is not recommended, as added methods to MonitorConnectionServer will

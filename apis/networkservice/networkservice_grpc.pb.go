@@ -67,15 +67,14 @@ func (c *networkServiceClient) Close(ctx context.Context, in *Connection, opts .
 }
 
 // NetworkServiceServer is the server API for NetworkService service.
-// All implementations must embed UnimplementedNetworkServiceServer
+// All implementations should embed UnimplementedNetworkServiceServer
 // for forward compatibility.
 type NetworkServiceServer interface {
 	Request(context.Context, *NetworkServiceRequest) (*Connection, error)
 	Close(context.Context, *Connection) (*emptypb.Empty, error)
-	mustEmbedUnimplementedNetworkServiceServer()
 }
 
-// UnimplementedNetworkServiceServer must be embedded to have
+// UnimplementedNetworkServiceServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -88,8 +87,7 @@ func (UnimplementedNetworkServiceServer) Request(context.Context, *NetworkServic
 func (UnimplementedNetworkServiceServer) Close(context.Context, *Connection) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
 }
-func (UnimplementedNetworkServiceServer) mustEmbedUnimplementedNetworkServiceServer() {}
-func (UnimplementedNetworkServiceServer) testEmbeddedByValue()                        {}
+func (UnimplementedNetworkServiceServer) testEmbeddedByValue() {}
 
 // UnsafeNetworkServiceServer may be embedded to opt out of forward compatibility for this service.
 // Use of this interface is not recommended, as added methods to NetworkServiceServer will

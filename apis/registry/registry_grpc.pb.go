@@ -88,16 +88,15 @@ func (c *networkServiceEndpointRegistryClient) Unregister(ctx context.Context, i
 }
 
 // NetworkServiceEndpointRegistryServer is the server API for NetworkServiceEndpointRegistry service.
-// All implementations must embed UnimplementedNetworkServiceEndpointRegistryServer
+// All implementations should embed UnimplementedNetworkServiceEndpointRegistryServer
 // for forward compatibility.
 type NetworkServiceEndpointRegistryServer interface {
 	Register(context.Context, *NetworkServiceEndpoint) (*NetworkServiceEndpoint, error)
 	Find(*NetworkServiceEndpointQuery, grpc.ServerStreamingServer[NetworkServiceEndpointResponse]) error
 	Unregister(context.Context, *NetworkServiceEndpoint) (*emptypb.Empty, error)
-	mustEmbedUnimplementedNetworkServiceEndpointRegistryServer()
 }
 
-// UnimplementedNetworkServiceEndpointRegistryServer must be embedded to have
+// UnimplementedNetworkServiceEndpointRegistryServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -112,8 +111,6 @@ func (UnimplementedNetworkServiceEndpointRegistryServer) Find(*NetworkServiceEnd
 }
 func (UnimplementedNetworkServiceEndpointRegistryServer) Unregister(context.Context, *NetworkServiceEndpoint) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Unregister not implemented")
-}
-func (UnimplementedNetworkServiceEndpointRegistryServer) mustEmbedUnimplementedNetworkServiceEndpointRegistryServer() {
 }
 func (UnimplementedNetworkServiceEndpointRegistryServer) testEmbeddedByValue() {}
 
@@ -271,16 +268,15 @@ func (c *networkServiceRegistryClient) Unregister(ctx context.Context, in *Netwo
 }
 
 // NetworkServiceRegistryServer is the server API for NetworkServiceRegistry service.
-// All implementations must embed UnimplementedNetworkServiceRegistryServer
+// All implementations should embed UnimplementedNetworkServiceRegistryServer
 // for forward compatibility.
 type NetworkServiceRegistryServer interface {
 	Register(context.Context, *NetworkService) (*NetworkService, error)
 	Find(*NetworkServiceQuery, grpc.ServerStreamingServer[NetworkServiceResponse]) error
 	Unregister(context.Context, *NetworkService) (*emptypb.Empty, error)
-	mustEmbedUnimplementedNetworkServiceRegistryServer()
 }
 
-// UnimplementedNetworkServiceRegistryServer must be embedded to have
+// UnimplementedNetworkServiceRegistryServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -295,8 +291,6 @@ func (UnimplementedNetworkServiceRegistryServer) Find(*NetworkServiceQuery, grpc
 }
 func (UnimplementedNetworkServiceRegistryServer) Unregister(context.Context, *NetworkService) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Unregister not implemented")
-}
-func (UnimplementedNetworkServiceRegistryServer) mustEmbedUnimplementedNetworkServiceRegistryServer() {
 }
 func (UnimplementedNetworkServiceRegistryServer) testEmbeddedByValue() {}
 
