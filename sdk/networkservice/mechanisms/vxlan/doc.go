@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+// Package vxlan negotiates REMOTE/VXLAN between two forwarders, with the
+// parameter names upstream NSM uses, so any NSM forwarder can be the peer.
+//
+// The client side (the forwarder towards the remote node) offers a VXLAN
+// preference carrying its tunnel address and port (src_ip, src_port). The
+// server side (the forwarder on the endpoint's node) adds its own address and
+// port (dst_ip, dst_port) and picks the VNI: unique among the tunnels from the
+// same source address, even when src ≤ dst and odd otherwise (upstream's
+// parity rule, so that the two directions of a pair of nodes never collide).
+// A refresh keeps the VNI; Close and a failed first Request free it.
+//
+// Placement: the client in the forwarder's client chain behind
+// xconnect.WhenRemote; the server under the forwarder's mechanism dispatcher
+// for type VXLAN.
+package vxlan
