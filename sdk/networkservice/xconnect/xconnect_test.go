@@ -63,7 +63,7 @@ func (o *offer) Close(ctx context.Context, conn *networkservice.Connection, opts
 
 func upstreamRequest() *networkservice.NetworkServiceRequest {
 	return &networkservice.NetworkServiceRequest{
-		Connection: &networkservice.Connection{Id: "fwd-1", Mechanism: &networkservice.Mechanism{Cls: "LOCAL", Type: "KERNEL", Parameters: map[string]string{"side": "client"}}},
+		Connection:           &networkservice.Connection{Id: "fwd-1", Mechanism: &networkservice.Mechanism{Cls: "LOCAL", Type: "KERNEL", Parameters: map[string]string{"side": "client"}}},
 		MechanismPreferences: []*networkservice.Mechanism{{Type: "KERNEL"}},
 	}
 }
