@@ -28,7 +28,7 @@ const closeTimeout = 15 * time.Second
 
 // connState is what the element keeps per connection.
 type connState struct {
-	url   string               // the URL cc was dialled for; empty when injected
+	url   string // the URL cc was dialled for; empty when injected
 	cc    grpc.ClientConnInterface
 	owned *grpc.ClientConn // non-nil when dial created cc and must close it
 }
