@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+package updatetoken
+
+import "github.com/sirupsen/logrus"
+
+// Option changes an updatetoken element.
+type Option func(*options)
+
+type options struct {
+	logger logrus.FieldLogger
+}
+
+// WithLogger sets the logger used when the request context carries none.
+func WithLogger(l logrus.FieldLogger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+func apply(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
