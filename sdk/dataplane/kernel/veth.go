@@ -137,8 +137,10 @@ func (v Veth) Ensure(ctx context.Context, log logrus.FieldLogger) (VethResult, e
 	return res, nil
 }
 
-// finish completes what the create request cannot carry: the alias of the
-// peer, and both ends up.
+// finish completes what the create request cannot carry: the kernel ignores
+// IFLA_IFALIAS in RTM_NEWLINK, so both aliases are set here (a crash in
+// between leaves a link that Ensure later reports as not owned), and both
+// ends are set up.
 func (v Veth) finish(ha, hb *netlink.Handle, alias string) (VethResult, error) {
 	la, err := ha.LinkByName(v.A.Name)
 	if err != nil {
@@ -151,7 +153,7 @@ func (v Veth) finish(ha, hb *netlink.Handle, alias string) (VethResult, error) {
 	if lb, err = refresh(hb, lb, 0, alias); err != nil {
 		return VethResult{}, err
 	}
-	if la, err = refresh(ha, la, 0, ""); err != nil {
+	if la, err = refresh(ha, la, 0, alias); err != nil {
 		return VethResult{}, err
 	}
 	return VethResult{A: info(la), B: info(lb), Created: true}, nil

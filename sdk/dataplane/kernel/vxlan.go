@@ -183,7 +183,8 @@ func (v Vxlan) Ensure(ctx context.Context, log logrus.FieldLogger) (VxlanResult,
 	}
 	l, err = hw.LinkByName(v.End.Name)
 	if err == nil {
-		l, err = refresh(hw, l, 0, "")
+		// The kernel ignores the alias in the create request.
+		l, err = refresh(hw, l, 0, v.Mark.Alias())
 	}
 	if err != nil {
 		if cl, lerr := hw.LinkByName(v.End.Name); lerr == nil {
