@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+// Package authorize checks the path tokens of a connection against policies,
+// natively in Go (the upstream defaults of its Rego policies, §2.3 of the NSM
+// reference).
+//
+// Default policies (each a Policy, usable on its own):
+//   - TokensValid: every token present in the checked segments is a JWT.
+//   - TokensUnexpired: every segment that has a token has now < exp. Not
+//     applied on Close: an expired path must stay closable (the timeout
+//     element closes exactly such paths), and the signature policies still
+//     prove who asks.
+//   - TokensChained: for adjacent segments x, x+1 that both carry tokens, a
+//     non-empty aud of token x contains the sub of token x+1.
+//   - PrevTokenSigned (server): token[index-1] verifies (ES256) with the public
+//     key of the certificate the gRPC caller presented.
+//   - NextTokenSigned (client): token[index+1] verifies with the public key of
+//     the certificate the server presented.
+//
+// The two signature policies need a TLS peer certificate. Without one (a
+// plaintext connection, allowed in tests and the in-process sandbox only) they
+// cannot apply and pass; mandatory mTLS (issue 4) closes that gap.
+//
+// Server guarantees: before the rest of the chain runs, on Request and Close,
+// the left side of the path (path[:index+1], what this hop has been given) is
+// checked; a denial is codes.PermissionDenied naming the failing policy and
+// the reason, and nothing further runs. An index outside the path is
+// codes.InvalidArgument.
+//
+// Client guarantees: after the rest of the chain returned a connection, the
+// whole path is checked with the server's certificate (the element adds a
+// grpc.Peer call option, so the element that makes the gRPC call must pass
+// call options on). On a denial the new connection is closed and
+// codes.PermissionDenied returned; a denied refresh is not closed, the
+// connection keeps its last good state. Telling the two apart needs begin
+// before this element (without begin every Request counts as new).
+//
+// Placement: server right after updatetoken; client just before the element
+// that makes the gRPC call (upstream: before trimpath and connect).
+package authorize
