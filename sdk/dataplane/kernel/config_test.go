@@ -26,7 +26,7 @@ func p2pContext() *networkservice.ConnectionContext {
 }
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
-func ip(s string) netip.Addr     { return netip.MustParseAddr(s) }
+func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 
 func mac(s string) net.HardwareAddr {
 	m, err := net.ParseMAC(s)

@@ -44,6 +44,9 @@
 //   - Restart. Links outlive the process. List and ScanNetNS find what an
 //     earlier run left; Prune and DeleteByMark remove what is not adopted.
 //   - Atomicity. A failing Ensure removes what it created before returning.
+//     The kernel ignores an alias in the create request, so the alias is set
+//     right after; a crash in that window leaves an unmarked link, which a
+//     later Ensure reports as a name conflict rather than taking it over.
 //   - Concurrency. All functions may run concurrently for different
 //     connections; netlink dumps interrupted by concurrent changes are
 //     retried.
