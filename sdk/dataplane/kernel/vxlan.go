@@ -45,6 +45,11 @@ const (
 // forwarding entry, so broadcasts such as ARP and NDP reach the peer) and
 // neighbour resolution works. Static entries from ip_neighbors are applied
 // by Configure if the context has them.
+//
+// The kernel demultiplexes received VXLAN packets by VNI and UDP port only,
+// so a VNI must be unique among the vxlan devices of one host namespace
+// (per port and address family) whatever their remotes: VNI selection must
+// avoid VNIs already in use on this node, not only towards this peer.
 type Vxlan struct {
 	Mark Mark
 	// Host holds the UDP socket; nil means the calling thread's namespace.

@@ -188,6 +188,12 @@ func TestVxlanVNIConflict(t *testing.T) {
 	if got := linkNames(t, w2); len(got) != 0 {
 		t.Errorf("links left after a failed Ensure: %v", got)
 	}
+	// The kernel demultiplexes received packets by VNI and port only, so a
+	// different remote does not make the VNI reusable.
+	b.Remote = netip.MustParseAddr("10.201.0.3").AsSlice()
+	if _, err := b.Ensure(ctx, log); err == nil {
+		t.Errorf("the same VNI towards another remote was accepted")
+	}
 	b.VNI = 78
 	if _, err := b.Ensure(ctx, log); err != nil {
 		t.Errorf("a distinct VNI: %v", err)
