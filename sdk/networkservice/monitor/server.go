@@ -250,6 +250,6 @@ func relayFrom(ctx context.Context) *relay {
 }
 
 var (
-	_ networkservice.NetworkServiceServer     = (*Server)(nil)
+	_ networkservice.NetworkServiceServer    = (*Server)(nil)
 	_ networkservice.MonitorConnectionServer = (*Server)(nil)
 )
