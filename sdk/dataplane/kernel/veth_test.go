@@ -5,6 +5,7 @@ package kernel_test
 
 import (
 	"context"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -272,5 +273,43 @@ func TestVethValidation(t *testing.T) {
 	}
 	if got := linkNames(t, ns); len(got) != 0 {
 		t.Errorf("links created by invalid requests: %v", got)
+	}
+}
+
+// TestConfigureEnablesDisabledIPv6 covers namespaces whose interfaces start
+// with IPv6 disabled: an IPv6 address in the context turns it on.
+func TestConfigureEnablesDisabledIPv6(t *testing.T) {
+	requireRoot(t)
+	ctx, log := testCtx(t), testLogger(t)
+	cns, ens := newNS(t, "6c"), newNS(t, "6e")
+	if err := cns.Do(func() error {
+		return os.WriteFile("/proc/sys/net/ipv6/conf/default/disable_ipv6", []byte("1"), 0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v := kernel.Veth{Mark: kernel.Mark{Owner: "fwd-test", ConnID: "v6"},
+		A: kernel.Endpoint{NS: cns, Name: "nsm-6"}, B: kernel.Endpoint{NS: ens, Name: "nsm-6"}}
+	if _, err := v.Ensure(ctx, log); err != nil {
+		t.Fatal(err)
+	}
+	var disabled []byte
+	if err := cns.Do(func() (err error) {
+		disabled, err = os.ReadFile("/proc/sys/net/ipv6/conf/nsm-6/disable_ipv6")
+		return err
+	}); err != nil || strings.TrimSpace(string(disabled)) != "1" {
+		t.Fatalf("precondition: disable_ipv6 = %q, %v; want 1", disabled, err)
+	}
+	cc := &networkservice.ConnectionContext{IpContext: &networkservice.IPContext{
+		SrcIpAddrs: []string{"fd00:6::1/128"}, DstIpAddrs: []string{"fd00:6::/128"},
+	}}
+	configureBoth(t, cns, "nsm-6", ens, "nsm-6", cc)
+	if err := cns.Do(func() (err error) {
+		disabled, err = os.ReadFile("/proc/sys/net/ipv6/conf/nsm-6/disable_ipv6")
+		return err
+	}); err != nil || strings.TrimSpace(string(disabled)) != "0" {
+		t.Errorf("after Configure: disable_ipv6 = %q, %v; want 0", disabled, err)
+	}
+	if err := ping(cns, mustAddr("fd00:6::1/128"), mustAddr("fd00:6::/128")); err != nil {
+		t.Errorf("IPv6 after enabling: %v", err)
 	}
 }
