@@ -68,8 +68,11 @@ type sink struct {
 func (s *sink) Request(_ context.Context, req *networkservice.NetworkServiceRequest, _ ...grpc.CallOption) (*networkservice.Connection, error) {
 	s.reqs = append(s.reqs, req.Clone())
 	conn := req.GetConnection().Clone()
-	if conn.Mechanism == nil && len(req.GetMechanismPreferences()) > 0 {
-		conn.Mechanism = req.GetMechanismPreferences()[0].Clone()
+	// Select the KERNEL preference, as a forwarder that supports it would.
+	for _, m := range req.GetMechanismPreferences() {
+		if conn.Mechanism == nil && m.GetType() == kernelmech.MECHANISM {
+			conn.Mechanism = m.Clone()
+		}
 	}
 	return conn, nil
 }
