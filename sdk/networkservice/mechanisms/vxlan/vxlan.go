@@ -68,7 +68,7 @@ type server struct {
 	port uint16
 
 	mu    sync.Mutex
-	inUse map[vniKey]struct{}
+	inUse map[uint32]struct{}
 }
 
 // NewServer accepts VXLAN on tunnel address ip (port 0 means DefaultPort).
@@ -76,7 +76,7 @@ func NewServer(ip net.IP, port uint16) networkservice.NetworkServiceServer {
 	if port == 0 {
 		port = DefaultPort
 	}
-	return &server{ip: ip, port: port, inUse: make(map[vniKey]struct{})}
+	return &server{ip: ip, port: port, inUse: make(map[uint32]struct{})}
 }
 
 func (s *server) Request(ctx context.Context, req *networkservice.NetworkServiceRequest) (*networkservice.Connection, error) {
@@ -119,12 +119,12 @@ func (s *server) allocate(m *vxlan.Mechanism, prev vniKey, hadPrev bool) (uint32
 		return prev.vni, nil
 	}
 	if hadPrev {
-		delete(s.inUse, prev)
+		delete(s.inUse, prev.vni)
 	}
 	if vni, err := m.VNI(); err == nil && vni != 0 && m.ValidVNIParity(vni) {
 		// A peer re-requesting after our restart: take its VNI back if free.
-		if _, taken := s.inUse[vniKey{src, vni}]; !taken {
-			s.inUse[vniKey{src, vni}] = struct{}{}
+		if _, taken := s.inUse[vni]; !taken {
+			s.inUse[vni] = struct{}{}
 			return vni, nil
 		}
 	}
@@ -137,9 +137,8 @@ func (s *server) allocate(m *vxlan.Mechanism, prev vniKey, hadPrev bool) (uint32
 		if vni == 0 || vni > vxlan.MaxVNI {
 			continue
 		}
-		k := vniKey{src, vni}
-		if _, taken := s.inUse[k]; !taken {
-			s.inUse[k] = struct{}{}
+		if _, taken := s.inUse[vni]; !taken {
+			s.inUse[vni] = struct{}{}
 			return vni, nil
 		}
 	}
@@ -148,7 +147,7 @@ func (s *server) allocate(m *vxlan.Mechanism, prev vniKey, hadPrev bool) (uint32
 
 func (s *server) free(k vniKey) {
 	s.mu.Lock()
-	delete(s.inUse, k)
+	delete(s.inUse, k.vni)
 	s.mu.Unlock()
 }
 

@@ -75,12 +75,15 @@ func TestNegotiation(t *testing.T) {
 	}
 }
 
-func TestVNIsAreUniquePerSource(t *testing.T) {
+func TestVNIsAreUniqueOnTheNode(t *testing.T) {
 	srv := chain.NewServer(begin.NewServer(), vxlan.NewServer(net.ParseIP("10.0.0.9"), 0))
-	cli := chain.NewClient(vxlan.NewClient(net.ParseIP("10.0.0.1"), 0))
+	clients := []networkservice.NetworkServiceClient{
+		chain.NewClient(vxlan.NewClient(net.ParseIP("10.0.0.1"), 0)),
+		chain.NewClient(vxlan.NewClient(net.ParseIP("10.0.0.2"), 0)),
+	}
 	seen := map[uint32]bool{}
 	for i := range 200 {
-		m := negotiate(t, srv, cli, string(rune('a'+i%26))+string(rune('A'+i/26)), nil)
+		m := negotiate(t, srv, clients[i%2], string(rune('a'+i%26))+string(rune('A'+i/26)), nil)
 		vni, _ := m.VNI()
 		if seen[vni] {
 			t.Fatalf("VNI %d handed out twice", vni)
