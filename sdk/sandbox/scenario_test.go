@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+package sandbox_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/nsmesh/nsmesh/apis/networkservice"
+	"github.com/nsmesh/nsmesh/apis/registry"
+	"github.com/nsmesh/nsmesh/sdk/sandbox"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func request(ns string) *networkservice.NetworkServiceRequest {
+	return &networkservice.NetworkServiceRequest{Connection: &networkservice.Connection{NetworkService: ns}}
+}
+
+func TestLocalRequest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := sandbox.New(ctx, t)
+	node := d.Nodes[0]
+	if err := node.RegisterService(ctx, &registry.NetworkService{Name: "red"}); err != nil {
+		t.Fatal(err)
+	}
+	nse, err := node.NewEndpoint(ctx, &registry.NetworkServiceEndpoint{Name: "nse-red", NetworkServiceNames: []string{"red"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsc, err := node.NewClient(ctx, "nsc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := nsc.Request(ctx, request("red"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(conn.GetPath().GetPathSegments()); n != 4 {
+		t.Fatalf("path has %d segments, want 4: %v", n, conn.GetPath())
+	}
+	if _, err := nsc.Close(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if nse.Counter.Closes() != 1 {
+		t.Fatalf("endpoint closes = %d", nse.Counter.Closes())
+	}
+}
+
+func pathNames(c *networkservice.Connection) []string {
+	var out []string
+	for _, s := range c.GetPath().GetPathSegments() {
+		out = append(out, s.GetName())
+	}
+	return out
+}
+
+func TestRemoteRequest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := sandbox.New(ctx, t, sandbox.WithNodes(2))
+	if err := d.Nodes[1].RegisterService(ctx, &registry.NetworkService{Name: "red"}); err != nil {
+		t.Fatal(err)
+	}
+	nse, err := d.Nodes[1].NewEndpoint(ctx, &registry.NetworkServiceEndpoint{Name: "nse-red", NetworkServiceNames: []string{"red"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsc, err := d.Nodes[0].NewClient(ctx, "nsc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := nsc.Request(ctx, request("red"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(pathNames(conn))
+	if n := len(conn.GetPath().GetPathSegments()); n != 6 {
+		t.Fatalf("path has %d segments, want 6: %v", n, pathNames(conn))
+	}
+	if conn.GetMechanism().GetType() != "KERNEL" {
+		t.Fatalf("client mechanism %v", conn.GetMechanism())
+	}
+	p1 := d.Nodes[0].Forwarders[0].Dataplane.Programmed()
+	p2 := d.Nodes[1].Forwarders[0].Dataplane.Programmed()
+	if len(p1) != 1 || len(p2) != 1 {
+		t.Fatalf("programmed: node1 %d, node2 %d", len(p1), len(p2))
+	}
+	for _, p := range p1 {
+		if p.Downstream.GetMechanism().GetType() != "VXLAN" || p.Upstream.GetMechanism().GetType() != "KERNEL" {
+			t.Fatalf("node1 pair %v -> %v", p.Upstream.GetMechanism(), p.Downstream.GetMechanism())
+		}
+	}
+	if _, err := nsc.Close(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if nse.Counter.Closes() != 1 {
+		t.Fatalf("endpoint closes = %d", nse.Counter.Closes())
+	}
+	if len(d.Nodes[0].Forwarders[0].Dataplane.Programmed())+len(d.Nodes[1].Forwarders[0].Dataplane.Programmed()) != 0 {
+		t.Fatal("data plane left programmed after Close")
+	}
+}
