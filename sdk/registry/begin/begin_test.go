@@ -310,10 +310,9 @@ func (v *valueChecker) Unregister(ctx context.Context, _ *registry.NetworkServic
 	return &emptypb.Empty{}, nil
 }
 
-func TestClientEventsAndUnregisterWhenDone(t *testing.T) {
-	done, stop := context.WithCancel(context.Background())
+func TestClientEvents(t *testing.T) {
 	vc := &valueChecker{}
-	b := begin.NewNSEClient(begin.UnregisterWhenDone(done))
+	b := begin.NewNSEClient()
 	c := chain.NewNSEClient(b, vc)
 	regCtx, regCancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
 	if _, err := c.Register(regCtx, &registry.NetworkServiceEndpoint{Name: "a"}); err != nil {
@@ -323,17 +322,70 @@ func TestClientEventsAndUnregisterWhenDone(t *testing.T) {
 	if err := <-vc.events.Register(); err != nil {
 		t.Fatal(err)
 	}
-	stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for b.(lener).Len() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("registration was not unregistered when the context ended")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := <-vc.events.Unregister(); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.(lener).Len(); n != 0 {
+		t.Fatalf("Unregister event left %d names", n)
 	}
 	vc.mu.Lock()
 	defer vc.mu.Unlock()
 	if len(vc.values) != 3 || vc.values[0] != "v" || vc.values[1] != "v" || vc.values[2] != "unregister:v" {
 		t.Fatalf("chain saw %v", vc.values)
+	}
+}
+
+// deadlineSeen records the time left of each Register.
+type deadlineSeen struct {
+	chain.NSEServerLink
+	left   []time.Duration
+	events begin.EventFactory
+}
+
+func (d *deadlineSeen) Register(ctx context.Context, nse *registry.NetworkServiceEndpoint) (*registry.NetworkServiceEndpoint, error) {
+	dl, _ := ctx.Deadline()
+	d.left = append(d.left, time.Until(dl))
+	d.events = begin.FromContext(ctx)
+	return nse, nil
+}
+func (d *deadlineSeen) Find(*registry.NetworkServiceEndpointQuery, grpc.ServerStreamingServer[registry.NetworkServiceEndpointResponse]) error {
+	return nil
+}
+func (d *deadlineSeen) Unregister(context.Context, *registry.NetworkServiceEndpoint) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func TestEventTimeouts(t *testing.T) {
+	tests := []struct {
+		name     string
+		register time.Duration // 0: no deadline
+		opts     []begin.Option
+		want     time.Duration
+	}{
+		{"inherits the Register's timeout", time.Hour, nil, time.Hour},
+		{"default without one", 0, nil, begin.DefaultEventTimeout},
+		{"Timeout shortens", time.Hour, []begin.Option{begin.Timeout(time.Second)}, time.Second},
+		{"Timeout never lengthens", time.Hour, []begin.Option{begin.Timeout(2 * time.Hour)}, time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &deadlineSeen{}
+			srv := chain.NewNSEServer(begin.NewNSEServer(), d)
+			ctx := context.Background()
+			if tt.register > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.register)
+				defer cancel()
+			}
+			if _, err := srv.Register(ctx, &registry.NetworkServiceEndpoint{Name: "a"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-d.events.Register(tt.opts...); err != nil {
+				t.Fatal(err)
+			}
+			if got := d.left[1]; got > tt.want || got < tt.want-time.Minute {
+				t.Fatalf("event had %s left, want about %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -5,7 +5,6 @@ package begin
 
 import (
 	"context"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -16,32 +15,14 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/registry/internal/kind"
 )
 
-// ClientOption configures a client-side begin.
-type ClientOption func(*clientOptions)
-
-type clientOptions struct {
-	unregisterCtx context.Context
-}
-
-// UnregisterWhenDone unregisters every registration the client still holds
-// once ctx is done, so that a component that shuts down does not linger in
-// the registry until its registrations expire. The Unregister calls run with
-// the values of each name's last Register, for at most UnregisterTimeout.
-func UnregisterWhenDone(ctx context.Context) ClientOption {
-	return func(o *clientOptions) { o.unregisterCtx = ctx }
-}
-
-// UnregisterTimeout bounds each Unregister of UnregisterWhenDone.
-const UnregisterTimeout = 5 * time.Second
-
 // NewNSClient returns a client-side begin element for network services.
-func NewNSClient(opts ...ClientOption) registry.NetworkServiceRegistryClient {
-	return newClient[registry.NetworkServiceRegistryClient](kind.NS, opts)
+func NewNSClient() registry.NetworkServiceRegistryClient {
+	return newClient[registry.NetworkServiceRegistryClient](kind.NS)
 }
 
 // NewNSEClient returns a client-side begin element for endpoints.
-func NewNSEClient(opts ...ClientOption) registry.NetworkServiceEndpointRegistryClient {
-	return newClient[registry.NetworkServiceEndpointRegistryClient](kind.NSE, opts)
+func NewNSEClient() registry.NetworkServiceEndpointRegistryClient {
+	return newClient[registry.NetworkServiceEndpointRegistryClient](kind.NSE)
 }
 
 type client[C kind.Client[R, Q, P], R, Q, P any] struct {
@@ -50,26 +31,12 @@ type client[C kind.Client[R, Q, P], R, Q, P any] struct {
 	t *tracker[R]
 }
 
-func newClient[C kind.Client[R, Q, P], R, Q, P any](k *kind.Kind[R, Q, P], opts []ClientOption) *client[C, R, Q, P] {
-	var o clientOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	c := &client[C, R, Q, P]{k: k, t: newTracker[R](metadata.Client)}
-	if o.unregisterCtx != nil {
-		context.AfterFunc(o.unregisterCtx, c.unregisterAll)
-	}
-	return c
+func newClient[C kind.Client[R, Q, P], R, Q, P any](k *kind.Kind[R, Q, P]) *client[C, R, Q, P] {
+	return &client[C, R, Q, P]{k: k, t: newTracker[R](metadata.Client)}
 }
 
 // Len reports how many names the element holds.
 func (c *client[C, R, Q, P]) Len() int { return c.t.len() }
-
-func (c *client[C, R, Q, P]) unregisterAll() {
-	for _, e := range c.t.entries() {
-		(&clientEvents[C, R, Q, P]{c: c, e: e}).Unregister(Timeout(UnregisterTimeout))
-	}
-}
 
 func (c *client[C, R, Q, P]) Register(ctx context.Context, r *R, opts ...grpc.CallOption) (*R, error) {
 	if err := c.k.CheckName(r); err != nil {

@@ -37,7 +37,9 @@ type eventOptions struct {
 	timeout time.Duration
 }
 
-// CancelContext abandons the event when ctx is done before it starts.
+// CancelContext abandons the event when ctx is done before it starts and
+// cancels it when ctx is done while it runs. Elements pass the context of
+// their constructor, so that nothing they started outlives it.
 func CancelContext(ctx context.Context) Option {
 	return func(o *eventOptions) { o.cancel = ctx }
 }

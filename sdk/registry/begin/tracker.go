@@ -118,17 +118,6 @@ func (t *tracker[R]) len() int {
 	return len(t.m)
 }
 
-// entries returns the current entries.
-func (t *tracker[R]) entries() []*entry[R] {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]*entry[R], 0, len(t.m))
-	for _, e := range t.m {
-		out = append(out, e)
-	}
-	return out
-}
-
 // withEntry decorates ctx for calls of e's name.
 func (t *tracker[R]) withEntry(ctx context.Context, e *entry[R], f EventFactory) context.Context {
 	ctx = context.WithValue(ctx, insideKey{t}, e.name)
@@ -164,6 +153,9 @@ func (t *tracker[R]) runEvent(e *entry[R], f EventFactory, opts []Option, fn fun
 		}
 		ctx, cancel := e.eventContext(o.timeout)
 		defer cancel()
+		if o.cancel != nil {
+			defer context.AfterFunc(o.cancel, cancel)()
+		}
 		ctx = t.withEntry(ctx, e, f)
 		if o.cond != nil && !o.cond(ctx) {
 			ch <- ErrSkipped

@@ -15,8 +15,9 @@
 //     registration holds it (in begin's client metadata) from Register to
 //     Unregister, a Find until its stream ends or its context is done, any
 //     other call for the call. Unused, it stays open for WithIdleTimeout so
-//     that frequent Finds do not dial each time; once the constructor's
-//     context is done it is closed as soon as nothing uses it.
+//     that frequent Finds do not dial each time. When the constructor's
+//     context is done all connections are closed (calls still running fail);
+//     a later call, e.g. a final Unregister, dials anew for itself.
 //   - Before each call the connection gets WithDialTimeout to become ready
 //     (a failed connection is retried at once rather than after gRPC's
 //     backoff); if it does not, the call fails with Unavailable naming the URL.

@@ -28,8 +28,9 @@ type conn struct {
 }
 
 // pool shares one connection per URL. A connection nobody uses stays open for
-// the idle timeout, so that a stream of short Finds does not dial each time,
-// and is closed at once after the pool's context is done.
+// the idle timeout, so that a stream of short Finds does not dial each time.
+// When the pool's context is done every connection is closed; a call made
+// after that dials anew and closes its connection when done.
 type pool struct {
 	ctx         context.Context
 	dialOptions []grpc.DialOption
@@ -48,7 +49,7 @@ func newPool(ctx context.Context, o *options) *pool {
 		idleTimeout: o.idleTimeout,
 		conns:       make(map[string]*conn),
 	}
-	context.AfterFunc(ctx, p.closeIdle)
+	context.AfterFunc(ctx, p.closeAll)
 	return p
 }
 
@@ -94,8 +95,8 @@ func (c *conn) release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c.refs--
-	if c.refs > 0 {
-		return
+	if c.refs > 0 || p.conns[c.key] != c {
+		return // still used, or already closed
 	}
 	if p.ctx.Err() != nil {
 		c.closeLocked()
@@ -110,23 +111,23 @@ func (c *conn) release() {
 	})
 }
 
-// closeLocked closes an unused connection; p.mu is held.
+// closeLocked closes the connection; p.mu is held.
 func (c *conn) closeLocked() {
 	if c.idle != nil {
 		c.idle.Stop()
 		c.idle = nil
 	}
-	delete(c.p.conns, c.key)
+	if c.p.conns[c.key] == c {
+		delete(c.p.conns, c.key)
+	}
 	_ = c.cc.Close()
 }
 
-func (p *pool) closeIdle() {
+func (p *pool) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.conns {
-		if c.refs == 0 {
-			c.closeLocked()
-		}
+		c.closeLocked()
 	}
 }
 

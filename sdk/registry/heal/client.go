@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -161,6 +162,15 @@ func (c *client[C, R, Q, P]) follow(ctx context.Context, name string, opts []grp
 	if err != nil {
 		return err
 	}
+	// A watch reports changes only: a registration that is already gone (the
+	// registry restarted between the Register and the watch) would never
+	// show. The watch is open now, so a look at the present closes the gap.
+	switch held, err := c.holds(ctx, name, opts); {
+	case err != nil:
+		return err
+	case !held:
+		return errors.New("the registry does not hold it")
+	}
 	for {
 		p, err := s.Recv()
 		if err != nil {
@@ -168,6 +178,32 @@ func (c *client[C, R, Q, P]) follow(ctx context.Context, name string, opts []grp
 		}
 		if r, deleted := c.k.Entry(p); deleted && c.k.Name(r) == name {
 			return errors.New("the registry reported it deleted")
+		}
+	}
+}
+
+// lookTimeout bounds the look at the present registration.
+const lookTimeout = 5 * time.Second
+
+// holds reports whether the registry holds a registration of name now.
+func (c *client[C, R, Q, P]) holds(ctx context.Context, name string, opts []grpc.CallOption) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookTimeout)
+	defer cancel()
+	s, err := c.Next().Find(ctx, c.k.NewQuery(c.k.Named(name), false), opts...)
+	if err != nil {
+		return false, err
+	}
+	held := false
+	for {
+		p, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return held, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if r, deleted := c.k.Entry(p); !deleted && c.k.Name(r) == name {
+			held = true
 		}
 	}
 }

@@ -7,9 +7,10 @@
 //
 // Guarantees:
 //   - After each successful Register, heal watches the name (Find with
-//     watch=true on the name) through the rest of the chain. When that stream
-//     breaks, or reports the registration deleted (it expired or someone
-//     removed it), heal re-registers through begin's EventFactory, so the
+//     watch=true on the name) through the rest of the chain and then checks
+//     (Find without watch) that the registry holds it. When the registration
+//     is missing, the stream breaks, or it reports the registration deleted
+//     (it expired or someone removed it), heal re-registers through begin's EventFactory, so the
 //     re-registration is serialised with the caller's calls and passes the
 //     whole chain again (retry, refresh, ...).
 //   - Failed re-registrations are tried again after a jittered backoff that

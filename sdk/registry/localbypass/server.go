@@ -42,13 +42,24 @@ func (s *server) Register(ctx context.Context, nse *registry.NetworkServiceEndpo
 	realURL := nse.GetUrl()
 	nse = clone(nse)
 	nse.Url = s.url
-	resp, err := s.Next().Register(ctx, nse)
-	if err != nil {
-		return nil, err
-	}
+	// Known before the registry answers: watchers get the registration event
+	// while Register is still in flight and must see the real URL, not an
+	// unknown entry under the nsmgr's URL.
 	s.mu.Lock()
+	prev, had := s.real[nse.GetName()]
 	s.real[nse.GetName()] = realURL
 	s.mu.Unlock()
+	resp, err := s.Next().Register(ctx, nse)
+	if err != nil {
+		s.mu.Lock()
+		if had {
+			s.real[nse.GetName()] = prev
+		} else {
+			delete(s.real, nse.GetName())
+		}
+		s.mu.Unlock()
+		return nil, err
+	}
 	resp = clone(resp)
 	resp.Url = realURL
 	return resp, nil

@@ -18,7 +18,7 @@
 //   - When the constructor's context is done, open watches end with
 //     Unavailable, so that a server can stop gracefully.
 //
-// Placement: last in a registry server chain. It calls the rest of the chain
-// before storing, so elements after it see Register and Unregister, but Find
-// is answered here and goes no further.
+// Placement: last in a registry server chain; it also works on its own. It
+// calls the rest of the chain (if any) before storing, so elements after it
+// see Register and Unregister, but Find is answered here and goes no further.
 package memory

@@ -83,9 +83,12 @@ func (s *server[S, R, Q, P]) Register(ctx context.Context, r *R) (*R, error) {
 	if err := s.k.CheckName(r); err != nil {
 		return nil, err
 	}
-	resp, err := s.Next().Register(ctx, r)
-	if err != nil {
-		return nil, err
+	resp := r
+	if next := s.Next(); any(next) != nil {
+		var err error
+		if resp, err = next.Register(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	stored := s.k.Clone(resp)
 	s.mu.Lock()
@@ -99,8 +102,10 @@ func (s *server[S, R, Q, P]) Unregister(ctx context.Context, r *R) (*emptypb.Emp
 	if err := s.k.CheckName(r); err != nil {
 		return nil, err
 	}
-	if _, err := s.Next().Unregister(ctx, r); err != nil {
-		return nil, err
+	if next := s.Next(); any(next) != nil {
+		if _, err := next.Unregister(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	name := s.k.Name(r)
 	s.mu.Lock()

@@ -8,10 +8,11 @@
 //	NS:  begin → retry → heal → [additional] → grpcmetadata → connect(URL)
 //
 // connect dials WithURL (or the client URL of the context) and makes the
-// call. Endpoint registrations are refreshed before they expire, registered
-// again when the registry loses them, and unregistered when the constructor's
-// context is done. WithoutRetry, WithoutHeal and WithoutRefresh take the
-// element out.
+// call. Endpoint registrations are refreshed before they expire and
+// registered again when the registry loses them, until they are unregistered
+// or the constructor's context is done; WithoutRetry, WithoutHeal and
+// WithoutRefresh take the element out. RegisterNSE returns a Registration
+// whose Close unregisters, for components that shut down cleanly.
 package client
 
 import (
@@ -111,9 +112,9 @@ func build(opts []Option) (*options, []connect.Option) {
 	}
 }
 
-// NewNSEClient returns an endpoint registry client. Refresh timers and heal
-// watches end when ctx is done, and every registration still held is then
-// unregistered (begin.UnregisterWhenDone).
+// NewNSEClient returns an endpoint registry client. Refresh timers, heal
+// watches and connections end when ctx is done; registrations are then left to
+// expire in the registry (use Registration.Close first to remove them).
 func NewNSEClient(ctx context.Context, opts ...Option) (registry.NetworkServiceEndpointRegistryClient, error) {
 	o, copts := build(opts)
 	conn, err := connect.NewNSEClient(ctx, copts...)
@@ -135,7 +136,7 @@ func NewNSEClient(ctx context.Context, opts ...Option) (registry.NetworkServiceE
 		rf = refresh.NewNSEClient(ctx, refresh.WithLogger(o.logger))
 	}
 	elems := []registry.NetworkServiceEndpointRegistryClient{
-		begin.NewNSEClient(begin.UnregisterWhenDone(ctx)),
+		begin.NewNSEClient(),
 		rt,
 		hl,
 		rf,
