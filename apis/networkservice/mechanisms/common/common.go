@@ -30,7 +30,7 @@ const (
 	// PCIAddressKey is the PCI address of an SR-IOV device.
 	PCIAddressKey = "pciAddress"
 	// DeviceTokenIDKey is the client/endpoint device token ID.
-	DeviceTokenIDKey = "tokenID" //nolint:gosec // a parameter name, not a credential
+	DeviceTokenIDKey = "tokenID"
 	// MTU is the mechanism's MTU in decimal.
 	MTU = "MTU"
 )
