@@ -5,6 +5,7 @@ package begin
 
 import (
 	"context"
+	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
 	"sync"
 	"time"
 
@@ -37,7 +38,7 @@ func (e *entry[R]) release() { <-e.lock }
 
 func (e *entry[R]) remember(ctx context.Context, reg *R) {
 	e.reg = reg
-	e.ctx = context.WithoutCancel(ctx)
+	e.ctx = context.WithoutCancel(grpcmetadata.Detach(ctx))
 	e.timeout = DefaultEventTimeout
 	if d, ok := ctx.Deadline(); ok {
 		if left := time.Until(d); left > 0 {

@@ -101,3 +101,13 @@ func PathFromContext(ctx context.Context) *Path {
 	p, _ := ctx.Value(pathKey{}).(*Path)
 	return p
 }
+
+// Detach returns ctx with a copy of its path, for contexts kept beyond the
+// call (events replayed later): the hops of the original call keep writing to
+// their own path, the replay gets its own.
+func Detach(ctx context.Context) context.Context {
+	if p := PathFromContext(ctx); p != nil {
+		return WithPath(ctx, p.Clone())
+	}
+	return ctx
+}

@@ -175,7 +175,7 @@ func (s *server[S, R, Q, P]) Find(q *Q, srv grpc.ServerStreamingServer[P]) error
 			return status.Errorf(codes.ResourceExhausted,
 				"registry: watch of %ss fell more than %d updates behind and was ended; Find again", s.k.Noun, s.buffer)
 		case <-srv.Context().Done():
-			return srv.Context().Err()
+			return status.FromContextError(srv.Context().Err()).Err()
 		case <-s.ctx.Done():
 			return status.Errorf(codes.Unavailable, "registry: %s store is shutting down", s.k.Noun)
 		}

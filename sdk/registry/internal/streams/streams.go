@@ -112,8 +112,13 @@ func (p *Pipe[P]) Server() grpc.ServerStreamingServer[P] { return &pipeServer[P]
 func (p *Pipe[P]) Client() grpc.ServerStreamingClient[P] { return &pipeClient[P]{p: p} }
 
 // Close ends the stream with err (nil is a clean end) once the server side has
-// returned.
+// returned. As over gRPC, the client sees err as a status.
 func (p *Pipe[P]) Close(err error) {
+	if err != nil {
+		if _, ok := status.FromError(err); !ok {
+			err = status.FromContextError(err).Err()
+		}
+	}
 	p.err = err
 	close(p.done)
 }
