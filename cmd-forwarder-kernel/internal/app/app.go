@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+// Package app runs the kernel forwarder: the sdk forwarder chain with the
+// kernel data plane (veth pairs, vxlan devices in workload namespaces), fd
+// passing, gRPC health, and its registration at the nsmgr.
+package app
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/vishvananda/netlink"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/nsmesh/nsmesh/apis/networkservice"
+	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
+	vxlanmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/vxlan"
+	"github.com/nsmesh/nsmesh/apis/registry"
+	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/chains/forwarder"
+	"github.com/nsmesh/nsmesh/sdk/chains/nsmgr"
+	"github.com/nsmesh/nsmesh/sdk/core/chain"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/fdpass"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/vxlan"
+	regclient "github.com/nsmesh/nsmesh/sdk/registry/chains/client"
+	"github.com/nsmesh/nsmesh/sdk/token"
+	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+)
+
+// TrustDomain is the SPIFFE trust domain of the development identities.
+const TrustDomain = "nsmesh.local"
+
+// shutdownTimeout bounds unregistering and stopping the server on exit.
+const shutdownTimeout = 5 * time.Second
+
+// Run serves the forwarder until ctx ends, then unregisters it and stops.
+// The interfaces it programmed are left in place for the next run to adopt.
+func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
+	log := logger.WithField("component", cfg.Name)
+	stopSignals := levelSignals(logger, cfg.LogLevel)
+	defer stopSignals()
+
+	tunnelIP := cfg.TunnelIP
+	if tunnelIP == nil {
+		h, err := netlink.NewHandle()
+		if err == nil {
+			tunnelIP, err = DefaultRouteIP(h)
+			h.Close()
+		}
+		if err != nil {
+			log.WithError(err).Warn("no tunnel address: only local (KERNEL to KERNEL) connections are served")
+		} else {
+			log.WithField("tunnel_ip", tunnelIP.String()).Info("tunnel address from the default route")
+		}
+	}
+
+	// Identity: an ephemeral key until SPIFFE SVIDs are wired (issue 4).
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("app: key: %w", err)
+	}
+	gen, err := token.NewJWTGenerator(key, "spiffe://"+TrustDomain+"/forwarder/"+cfg.Name, cfg.MaxTokenLifetime)
+	if err != nil {
+		return fmt.Errorf("app: token generator: %w", err)
+	}
+	log.Warn("insecure: no TLS (development mode)")
+	creds := insecure.NewCredentials()
+	dialOpts := append(fdpass.DialOptions(creds), grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))
+
+	dp, err := kernelxc.New(cfg.Name, kernelxc.WithLogger(log), kernelxc.WithAdoptionGrace(cfg.AdoptionGrace))
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	if _, err := dp.Start(ctx); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+
+	accept := map[string]networkservice.NetworkServiceServer{kernelmech.MECHANISM: nil}
+	var remote []networkservice.NetworkServiceClient
+	if tunnelIP != nil {
+		accept[vxlanmech.MECHANISM] = vxlan.NewServer(tunnelIP, cfg.VxlanPort)
+		remote = append(remote, vxlan.NewClient(tunnelIP, cfg.VxlanPort))
+	}
+	offerKernel, err := kernel.NewClient()
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	fwd, err := forwarder.New(ctx, cfg.Name, gen,
+		forwarder.WithNSMgrURL(cfg.ConnectTo),
+		forwarder.WithMechanisms(chain.NewServer(
+			fdpass.NewRecvServer(fdpass.WithLogger(log)), // the caller's netns arrives as a descriptor
+			mechanisms.NewServer(accept),
+		)),
+		forwarder.WithLocalMechanisms(offerKernel),
+		forwarder.WithRemoteMechanisms(remote...),
+		forwarder.WithDataplane(dp),
+		forwarder.WithClientElements(
+			fdpass.NewRecvClient(fdpass.WithLogger(log)), // the endpoint's netns comes back as a descriptor
+			fdpass.NewSendClient(fdpass.WithLogger(log)),
+		),
+		forwarder.WithDialOptions(dialOpts...),
+		forwarder.WithDialTimeout(cfg.DialTimeout),
+		forwarder.WithLogger(log),
+	)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+
+	server := grpc.NewServer(fdpass.ServerOptions(creds)...)
+	fwd.Register(server)
+	grpcutils.RegisterHealth(server)
+	listener, err := grpcutils.Listen(ctx, cfg.ListenOn)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	// The server outlives ctx long enough to unregister first.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	served := grpcutils.Serve(serveCtx, server, shutdownTimeout, listener)
+	log.WithField("listen_on", cfg.ListenOn.String()).Info("serving")
+
+	reg, err := register(ctx, cfg, dialOpts, log)
+	if err != nil {
+		stopServing()
+		<-served
+		if ctx.Err() != nil {
+			log.Info("stopped before the registration succeeded")
+			return nil
+		}
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-served:
+		if err != nil {
+			err = fmt.Errorf("app: serve %s: %w", cfg.ListenOn, err)
+		}
+	}
+	if uerr := reg.Close(); uerr != nil {
+		log.WithError(uerr).Warn("unregister")
+	}
+	stopServing()
+	<-served
+	return err
+}
+
+// register announces the forwarder at its nsmgr as an endpoint of the
+// "forwarder" service; the client chain refreshes the registration and
+// registers again when the registry loses it, until ctx ends. It blocks
+// until the first registration succeeds.
+func register(ctx context.Context, cfg *config.Config, dialOpts []grpc.DialOption, log logrus.FieldLogger) (*regclient.Registration, error) {
+	c, err := regclient.NewNSEClient(ctx,
+		regclient.WithURL(cfg.ConnectTo),
+		regclient.WithDialOptions(dialOpts...),
+		regclient.WithDialTimeout(cfg.DialTimeout),
+		regclient.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	nse := &registry.NetworkServiceEndpoint{
+		Name:                cfg.Name,
+		NetworkServiceNames: []string{nsmgr.DefaultForwarderServiceName},
+		NetworkServiceLabels: map[string]*registry.NetworkServiceLabels{
+			nsmgr.DefaultForwarderServiceName: {Labels: cfg.Labels},
+		},
+		Url: cfg.ListenOn.String(),
+	}
+	start := time.Now()
+	log.WithField("nsmgr", cfg.ConnectTo.String()).Info("registering (retried until the nsmgr answers)")
+	reg, err := regclient.RegisterNSE(ctx, c, nse)
+	if err != nil {
+		return nil, fmt.Errorf("app: register at the nsmgr %s: %w", cfg.ConnectTo, err)
+	}
+	log.WithFields(logrus.Fields{"nsmgr": cfg.ConnectTo.String(), "labels": cfg.Labels, "duration": time.Since(start)}).
+		Info("registered")
+	return reg, nil
+}
+
+// levelSignals switches the log level to TRACE on SIGUSR1 and back to level
+// on SIGUSR2, as upstream commands do.
+func levelSignals(logger *logrus.Logger, level logrus.Level) (stop func()) {
+	logger.SetLevel(level)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGUSR2)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-ch:
+				if s == syscall.SIGUSR1 {
+					logger.SetLevel(logrus.TraceLevel)
+				} else {
+					logger.SetLevel(level)
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+package config_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"go.uber.org/goleak"
+
+	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// clearEnv unsets every NSM_* variable for the test, so the machine's
+// environment cannot leak into the expectations.
+func clearEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "NSM_") {
+			t.Setenv(k, "") // registers the restore
+			_ = os.Unsetenv(k)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{
+		Name:             "forwarder",
+		VxlanPort:        4789,
+		Labels:           map[string]string{"p2p": "true"},
+		MaxTokenLifetime: 10 * time.Minute,
+		DialTimeout:      750 * time.Millisecond,
+		LogLevel:         logrus.InfoLevel,
+		AdoptionGrace:    10 * time.Minute,
+	}
+	if c.ListenOn.String() != "unix:///var/lib/networkservicemesh/forwarder.sock" ||
+		c.ConnectTo.String() != "unix:///var/lib/networkservicemesh/nsm.io.sock" || c.TunnelIP != nil {
+		t.Errorf("listen %s connect %s tunnel %s", c.ListenOn, c.ConnectTo, c.TunnelIP)
+	}
+	c.ListenOn, c.ConnectTo = nil, nil
+	if !reflect.DeepEqual(*c, want) {
+		t.Errorf("got %+v\nwant %+v", *c, want)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		env   map[string]string
+		check func(*testing.T, *config.Config)
+	}{
+		{"all set", map[string]string{
+			"NSM_NAME": "fwd-node1", "NSM_LISTEN_ON": "unix:///tmp/fwd.sock", "NSM_CONNECT_TO": "tcp://127.0.0.1:5001",
+			"NSM_TUNNEL_IP": "192.0.2.10", "NSM_VXLAN_PORT": "8472", "NSM_LABELS": "p2p:true,zone:a",
+			"NSM_MAX_TOKEN_LIFETIME": "1m", "NSM_DIAL_TIMEOUT": "2s", "NSM_LOG_LEVEL": "debug", "NSM_ADOPTION_GRACE": "30s",
+		}, func(t *testing.T, c *config.Config) {
+			if c.Name != "fwd-node1" || c.ListenOn.Path != "/tmp/fwd.sock" || c.ConnectTo.Host != "127.0.0.1:5001" ||
+				c.TunnelIP.String() != "192.0.2.10" || c.VxlanPort != 8472 ||
+				!reflect.DeepEqual(c.Labels, map[string]string{"p2p": "true", "zone": "a"}) ||
+				c.MaxTokenLifetime != time.Minute || c.DialTimeout != 2*time.Second ||
+				c.LogLevel != logrus.DebugLevel || c.AdoptionGrace != 30*time.Second {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"ipv6 tunnel", map[string]string{"NSM_TUNNEL_IP": "fd00::10"}, func(t *testing.T, c *config.Config) {
+			if c.TunnelIP.String() != "fd00::10" {
+				t.Errorf("tunnel %s", c.TunnelIP)
+			}
+		}},
+		{"grace follows the token lifetime", map[string]string{"NSM_MAX_TOKEN_LIFETIME": "3m"}, func(t *testing.T, c *config.Config) {
+			if c.AdoptionGrace != 3*time.Minute {
+				t.Errorf("grace %s", c.AdoptionGrace)
+			}
+		}},
+		{"zero grace prunes at start", map[string]string{"NSM_ADOPTION_GRACE": "0s"}, func(t *testing.T, c *config.Config) {
+			if c.AdoptionGrace != 0 {
+				t.Errorf("grace %s", c.AdoptionGrace)
+			}
+		}},
+		{"upper-case log level", map[string]string{"NSM_LOG_LEVEL": "TRACE"}, func(t *testing.T, c *config.Config) {
+			if c.LogLevel != logrus.TraceLevel {
+				t.Errorf("level %s", c.LogLevel)
+			}
+		}},
+		{"empty labels", map[string]string{"NSM_LABELS": ""}, func(t *testing.T, c *config.Config) {
+			if len(c.Labels) != 0 {
+				t.Errorf("labels %v", c.Labels)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := config.FromEnv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestFromEnvErrors(t *testing.T) {
+	for _, tt := range []struct {
+		key, value, want string
+	}{
+		{"NSM_NAME", "a:b", `NSM_NAME="a:b"`},
+		{"NSM_NAME", "", `NSM_NAME=""`},
+		{"NSM_LISTEN_ON", "tcp://127.0.0.1:5003", "must be a unix:// socket"},
+		{"NSM_LISTEN_ON", "/var/run/fwd.sock", "scheme must be unix or tcp"},
+		{"NSM_CONNECT_TO", "http://nsmgr", `NSM_CONNECT_TO="http://nsmgr"`},
+		{"NSM_CONNECT_TO", "tcp://nsmgr", "host:port"},
+		{"NSM_TUNNEL_IP", "10.0.0", "not an IP address"},
+		{"NSM_TUNNEL_IP", "0.0.0.0", "unicast"},
+		{"NSM_VXLAN_PORT", "65536", `NSM_VXLAN_PORT="65536": value out of range`},
+		{"NSM_VXLAN_PORT", "0", "1-65535"},
+		{"NSM_LABELS", "p2p", "NSM_LABELS"},
+		{"NSM_MAX_TOKEN_LIFETIME", "ten minutes", "NSM_MAX_TOKEN_LIFETIME"},
+		{"NSM_MAX_TOKEN_LIFETIME", "-1s", "must be positive"},
+		{"NSM_DIAL_TIMEOUT", "0s", "must be positive"},
+		{"NSM_LOG_LEVEL", "loud", "want one of"},
+		{"NSM_ADOPTION_GRACE", "-1m", "non-negative"},
+		{"NSM_ADOPTION_GRACE", "soon", "non-negative"},
+	} {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv(tt.key, tt.value)
+			_, err := config.FromEnv()
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, config.ErrConfig) {
+				t.Fatalf("error %v, want ErrConfig containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	var b bytes.Buffer
+	if err := config.Usage(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_CONNECT_TO", "NSM_TUNNEL_IP", "NSM_VXLAN_PORT", "NSM_LABELS",
+		"NSM_MAX_TOKEN_LIFETIME", "NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_ADOPTION_GRACE"} {
+		if !strings.Contains(b.String(), k) {
+			t.Errorf("usage lacks %s:\n%s", k, b.String())
+		}
+	}
+}

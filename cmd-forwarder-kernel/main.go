@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+// Command forwarder-kernel is the Linux kernel forwarder of nsmesh: it
+// connects workloads with veth pairs on one node and VXLAN between nodes.
+// Configuration is read from NSM_* variables; run with -h to list them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/app"
+	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/config"
+)
+
+func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "-h" || os.Args[1] == "--help") {
+		fmt.Println("forwarder-kernel: configured by environment variables:")
+		_ = config.Usage(os.Stdout)
+		return
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "forwarder-kernel:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := app.Run(ctx, cfg, logrus.StandardLogger()); err != nil {
+		fmt.Fprintln(os.Stderr, "forwarder-kernel:", err)
+		stop()
+		os.Exit(1) //nolint:gocritic // stop ran above
+	}
+}
