@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/apis/registry"
@@ -106,3 +107,5 @@ func TestRemoteRequest(t *testing.T) {
 		t.Fatal("data plane left programmed after Close")
 	}
 }
+
+func timestampIn(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(time.Now().Add(d)) }

@@ -53,6 +53,7 @@ type options struct {
 	dialOpts    []grpc.DialOption
 	dialTimeout time.Duration
 	passthrough bool
+	noRefresh   bool
 	reselect    begin.ReselectFunc
 	heal        networkservice.NetworkServiceClient
 	additional  []networkservice.NetworkServiceClient
@@ -80,6 +81,9 @@ func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialT
 // server half of the hop set it) and no refresh (the originating client
 // drives refresh end to end).
 func AsPassthrough() Option { return func(o *options) { o.passthrough = true } }
+
+// WithoutRefresh leaves the connection to expire unless the caller refreshes it.
+func WithoutRefresh() Option { return func(o *options) { o.noRefresh = true } }
 
 // WithReselectFunc sets how a reselect event prepares the request.
 func WithReselectFunc(f begin.ReselectFunc) Option { return func(o *options) { o.reselect = f } }
@@ -129,10 +133,10 @@ func New(ctx context.Context, name string, gen token.Generator, opts ...Option) 
 		begin.NewClient(o.reselect),
 	}
 	if !o.passthrough {
-		elems = append(elems,
-			updatetoken.NewClient(gen, updatetoken.WithLogger(logger)),
-			refresh.NewClient(ctx, append([]refresh.Option{refresh.WithLogger(logger)}, o.refresh...)...),
-		)
+		elems = append(elems, updatetoken.NewClient(gen, updatetoken.WithLogger(logger)))
+		if !o.noRefresh {
+			elems = append(elems, refresh.NewClient(ctx, append([]refresh.Option{refresh.WithLogger(logger)}, o.refresh...)...))
+		}
 	}
 	if o.url != nil {
 		elems = append(elems, clienturl.NewClient(o.url))

@@ -129,7 +129,9 @@ func (s *server) candidates(ctx context.Context, ns *registry.NetworkService, la
 	for {
 		resp, err := watch.Recv()
 		if err != nil {
-			if waitCtx.Err() == nil {
+			// The hops in between see the propagated deadline a little earlier
+			// than we do and may cut the stream first: that ends the wait too.
+			if c := status.Code(err); waitCtx.Err() == nil && c != codes.DeadlineExceeded && c != codes.Canceled {
 				return nil, findError(err, "watch endpoints of network service %q", ns.GetName())
 			}
 			break

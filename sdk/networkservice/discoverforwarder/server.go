@@ -129,6 +129,7 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 
 	logger := log.FromContext(ctx, s.o.logger).WithField("element", "discoverforwarder")
 	var tried []string
+	var codesSeen []codes.Code
 	for _, fwd := range cands {
 		if ctx.Err() != nil {
 			break
@@ -144,8 +145,9 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 		}
 		logger.Warnf("forwarder %s failed for %s: %v", fwd.GetName(), conn.GetId(), err)
 		tried = append(tried, fmt.Sprintf("%s: %s", fwd.GetName(), status.Convert(err).Message()))
+		codesSeen = append(codesSeen, status.Code(err))
 	}
-	code := codes.Unavailable
+	code := failureCode(codesSeen)
 	if err := ctx.Err(); err != nil {
 		code = status.FromContextError(err).Code()
 	}
@@ -254,3 +256,22 @@ func MatchForwarders(labels map[string]string, ns *registry.NetworkService, serv
 }
 
 var _ networkservice.NetworkServiceServer = (*server)(nil)
+
+// failureCode keeps the verdict the forwarders agree on about the request
+// itself (no such service, bad labels, denied ...) so that the client can act
+// on it; anything else means no forwarder could do the job: Unavailable.
+func failureCode(seen []codes.Code) codes.Code {
+	if len(seen) == 0 {
+		return codes.Unavailable
+	}
+	for _, c := range seen[1:] {
+		if c != seen[0] {
+			return codes.Unavailable
+		}
+	}
+	switch seen[0] {
+	case codes.NotFound, codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated, codes.ResourceExhausted, codes.FailedPrecondition:
+		return seen[0]
+	}
+	return codes.Unavailable
+}
