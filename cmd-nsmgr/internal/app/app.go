@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+// Package app runs the nsmgr: the sdk nsmgr chain (endpoint chain, forwarder
+// selection, connect to the forwarder) and its registry servers, with fd
+// passing on unix sockets and gRPC health.
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/nsmesh/nsmesh/cmd-nsmgr/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/chains/nsmgr"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/fdpass"
+	"github.com/nsmesh/nsmesh/sdk/token"
+	"github.com/nsmesh/nsmesh/sdk/tools/command"
+	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+)
+
+// StopTimeout bounds the graceful stop on exit.
+const StopTimeout = 5 * time.Second
+
+// Run serves until ctx ends, then stops gracefully. ready, when not nil, is
+// called with the addresses served once the nsmgr is listening.
+func Run(ctx context.Context, cfg *config.Config, ready ...func([]net.Addr)) error {
+	logger := command.NewLogger(ctx, cfg.LogLevel)
+	log := logger.WithFields(logrus.Fields{"component": "nsmgr", "name": cfg.Name})
+
+	gen, err := command.DevIdentity("nsmgr", cfg.Name, cfg.MaxTokenLifetime)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	log.Warn("insecure: no TLS (development mode)")
+	creds := insecure.NewCredentials()
+	dialOpts := append(fdpass.DialOptions(creds), grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))
+
+	opts := []nsmgr.Option{
+		nsmgr.WithURL(cfg.PublicURL),
+		nsmgr.WithDialOptions(dialOpts...),
+		nsmgr.WithDialTimeout(cfg.DialTimeout),
+		nsmgr.WithForwarderServiceName(cfg.ForwarderServiceName),
+		// The client's netns arrives as a descriptor and goes on to the forwarder.
+		nsmgr.WithServerElements(fdpass.NewRecvServer(fdpass.WithLogger(log))),
+		nsmgr.WithClientElements(fdpass.NewSendClient(fdpass.WithLogger(log))),
+		nsmgr.WithLogger(log),
+	}
+	if cfg.RegistryURL != nil {
+		opts = append(opts, nsmgr.WithRegistryURL(cfg.RegistryURL))
+	} else {
+		log.Info("no NSM_REGISTRY_URL: registrations are kept in memory, this node only")
+	}
+	mgr, err := nsmgr.New(ctx, cfg.Name, gen, opts...)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+
+	server := grpc.NewServer(fdpass.ServerOptions(creds)...)
+	mgr.Register(server)
+	grpcutils.RegisterHealth(server)
+	var listeners []net.Listener
+	var addrs []net.Addr
+	for _, u := range cfg.ListenOn {
+		l, err := grpcutils.Listen(ctx, u)
+		if err != nil {
+			for _, l := range listeners {
+				_ = l.Close()
+			}
+			return fmt.Errorf("app: %w", err)
+		}
+		listeners = append(listeners, l)
+		addrs = append(addrs, l.Addr())
+	}
+	served := grpcutils.Serve(ctx, server, StopTimeout, listeners...)
+	log.WithFields(logrus.Fields{"listen_on": addrs, "public_url": cfg.PublicURL.String(), "registry": cfg.RegistryURL}).Info("serving")
+	for _, f := range ready {
+		f(addrs)
+	}
+	if err := <-served; err != nil {
+		return fmt.Errorf("app: serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
