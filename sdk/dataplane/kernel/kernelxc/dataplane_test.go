@@ -5,6 +5,7 @@ package kernelxc_test
 
 import (
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
 
 func newDataplane(t *testing.T, owner string, opts ...kernelxc.Option) *kernelxc.Dataplane {
@@ -319,4 +321,48 @@ func TestVNIClashIsAnErrorAndLeavesNothing(t *testing.T) {
 		t.Errorf("left: %v", got)
 	}
 	_ = dp.Unprogram(ctx, first)
+}
+
+// TestNoNamespaceKeptOpen: the data plane holds no descriptor (namespace or
+// netlink socket) between calls, so it never keeps a workload namespace
+// alive.
+func TestNoNamespaceKeptOpen(t *testing.T) {
+	requireRoot(t)
+	ctx := testCtx(t)
+	n := newTwoNodes(t, "fd", netip.MustParsePrefix("10.217.0.1/24"), netip.MustParsePrefix("10.217.0.2/24"))
+	dp := newDataplane(t, owner(t, "fds"), kernelxc.WithHostNetNS(n.nodeA.NetNS))
+	local := newPair("fd-local", kernelMech("file://"+n.wA.path(), "nsm-l"), kernelMech("file://"+n.wB.path(), "srv-l"), p2pContext(0), "IP")
+	remote := newPair("fd-remote", kernelMech("file://"+n.wA.path(), "nsm-r"), vxlanMech(n.ipA, n.ipB, 41), p2pContext(0), "IP")
+	cycle := func() {
+		for _, p := range []*xconnect.Pair{local, remote} {
+			for range 2 { // create, refresh
+				if err := dp.Program(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	cycle() // warm up whatever the runtime opens once
+	before := openFDs(t)
+	cycle()
+	if after := openFDs(t); after != before {
+		t.Errorf("open descriptors %d after programming, %d before", after, before)
+	}
+	for _, p := range []*xconnect.Pair{local, remote} {
+		if err := dp.Unprogram(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("open descriptors %d after unprogramming, %d before", after, before)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
 }

@@ -40,22 +40,24 @@ var runID = func() string {
 }()
 
 // owner is a forwarder name unique to this run and test.
-func owner(t *testing.T, tag string) string { return "xc-" + runID + "-" + tag }
+func owner(t testing.TB, tag string) string { return "xc-" + runID + "-" + tag }
 
-func requireRoot(t *testing.T) {
+func isRoot() bool { return os.Geteuid() == 0 }
+
+func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
+	if !isRoot() {
 		t.Skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces and links")
 	}
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func testLogger(t *testing.T) logrus.FieldLogger {
+func testLogger(t testing.TB) logrus.FieldLogger {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	if testing.Verbose() {
@@ -76,7 +78,7 @@ func (n testNS) path() string { return "/run/netns/" + n.name }
 
 // newNS creates the namespace nsxc-<run>-<tag> and deletes it when the test
 // ends, whatever the outcome.
-func newNS(t *testing.T, tag string) testNS {
+func newNS(t testing.TB, tag string) testNS {
 	t.Helper()
 	name := fmt.Sprintf("nsxc-%s-%s", runID, tag)
 	errc := make(chan error, 1)
@@ -123,7 +125,7 @@ func newNS(t *testing.T, tag string) testNS {
 // fdURL opens the namespace file and returns the URL fd passing would hand
 // the forwarder: file:///proc/<pid>/fd/<n>. The file is closed at cleanup
 // or by calling the returned func.
-func fdURL(t *testing.T, n testNS) (string, func()) {
+func fdURL(t testing.TB, n testNS) (string, func()) {
 	t.Helper()
 	f, err := os.Open(n.path())
 	if err != nil {
@@ -133,7 +135,7 @@ func fdURL(t *testing.T, n testNS) (string, func()) {
 	return fmt.Sprintf("file:///proc/%d/fd/%d", os.Getpid(), f.Fd()), func() { _ = f.Close() }
 }
 
-func handle(t *testing.T, ns *kernel.NetNS) *netlink.Handle {
+func handle(t testing.TB, ns *kernel.NetNS) *netlink.Handle {
 	t.Helper()
 	h, err := netlink.NewHandleAt(netns.NsHandle(ns.Fd()))
 	if err != nil {
@@ -143,7 +145,7 @@ func handle(t *testing.T, ns *kernel.NetNS) *netlink.Handle {
 	return h
 }
 
-func setLoUp(t *testing.T, ns testNS) {
+func setLoUp(t testing.TB, ns testNS) {
 	t.Helper()
 	h := handle(t, ns.NetNS)
 	lo, err := h.LinkByName("lo")
@@ -156,7 +158,7 @@ func setLoUp(t *testing.T, ns testNS) {
 }
 
 // links lists "name kind" of the links in ns other than lo, sorted.
-func links(t *testing.T, ns testNS) []string {
+func links(t testing.TB, ns testNS) []string {
 	t.Helper()
 	list, err := handle(t, ns.NetNS).LinkList()
 	if err != nil {
@@ -173,7 +175,7 @@ func links(t *testing.T, ns testNS) []string {
 }
 
 // link returns the link called name in ns, failing the test when absent.
-func link(t *testing.T, ns testNS, name string) netlink.Link {
+func link(t testing.TB, ns testNS, name string) netlink.Link {
 	t.Helper()
 	l, err := handle(t, ns.NetNS).LinkByName(name)
 	if err != nil {
@@ -268,7 +270,7 @@ var (
 )
 
 // pingBoth pings client→endpoint and back, over IPv4 and IPv6.
-func pingBoth(t *testing.T, client, endpoint testNS) {
+func pingBoth(t testing.TB, client, endpoint testNS) {
 	t.Helper()
 	for _, c := range []struct {
 		ns       testNS
@@ -288,7 +290,7 @@ type twoNodes struct {
 	ipA, ipB     netip.Addr
 }
 
-func newTwoNodes(t *testing.T, tag string, ipA, ipB netip.Prefix) twoNodes {
+func newTwoNodes(t testing.TB, tag string, ipA, ipB netip.Prefix) twoNodes {
 	t.Helper()
 	n := twoNodes{
 		nodeA: newNS(t, tag+"-na"), nodeB: newNS(t, tag+"-nb"),
