@@ -5,6 +5,7 @@ package sandbox
 
 import (
 	"context"
+	"net/netip"
 	"net/url"
 	"sync/atomic"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/sdk/chains/endpoint"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/ipam/point2point"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
 )
@@ -25,6 +27,8 @@ type Endpoint struct {
 	process
 	id      *identity
 	Current *endpoint.Endpoint
+	// Prefix is where the endpoint's point-to-point IPAM allocates from.
+	Prefix netip.Prefix
 	// Counter counts the Requests and Closes that reached the endpoint's own
 	// elements (after path, token and authorize checks).
 	Counter *Counter
@@ -49,6 +53,10 @@ func (n *Node) NewEndpoint(ctx context.Context, nse *registry.NetworkServiceEndp
 	}
 	e := &Endpoint{id: id, Counter: &Counter{}}
 	e.name = nse.GetName()
+	// Each endpoint hands out addresses from its own /24.
+	d.endpoints++
+	prefix := netip.PrefixFrom(netip.AddrFrom4([4]byte{169, 254, byte(d.endpoints), 0}), 24)
+	e.Prefix = prefix
 	e.urls = []*url.URL{d.unixURL(nse.GetName())}
 	logger := d.o.logger.WithField("component", e.name)
 	e.build = func(ctx context.Context, s *grpc.Server) error {
@@ -58,7 +66,11 @@ func (n *Node) NewEndpoint(ctx context.Context, nse *registry.NetworkServiceEndp
 		}
 		// Fresh instances on every start: an element belongs to one chain.
 		all := append([]networkservice.NetworkServiceServer{&countingServer{c: e.Counter}}, cloneElems(elems)...)
-		all = append(all, mechanisms.NewServer(map[string]networkservice.NetworkServiceServer{"KERNEL": kernelServer}))
+		ipam, err := point2point.NewServer([]netip.Prefix{prefix})
+		if err != nil {
+			return err
+		}
+		all = append(all, ipam, mechanisms.NewServer(map[string]networkservice.NetworkServiceServer{"KERNEL": kernelServer}))
 		ep, err := endpoint.New(ctx, e.name, id.gen, endpoint.WithLogger(logger), endpoint.WithAdditionalFunctionality(all...))
 		if err != nil {
 			return err

@@ -71,6 +71,8 @@ type Domain struct {
 	dir      string
 	Registry *Registry
 	Nodes    []*Node
+
+	endpoints int
 }
 
 // New starts a registry and the nodes; everything stops at test cleanup.

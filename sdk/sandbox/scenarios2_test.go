@@ -93,6 +93,10 @@ func TestRefreshKeepsEndpointAndSegmentIDs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ipc := first.GetContext().GetIpContext()
+			if len(ipc.GetSrcIpAddrs()) != 1 || len(ipc.GetDstIpAddrs()) != 1 {
+				t.Fatalf("no addresses from the endpoint's IPAM: %v", ipc)
+			}
 			for range 3 {
 				// A client refreshes with the connection it got back (same id).
 				again, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: first.Clone()})
@@ -430,6 +434,58 @@ func TestBadInputGetsActionableStatus(t *testing.T) {
 			st, _ := status.FromError(err)
 			if st.Code() != tt.code || !strings.Contains(st.Message(), tt.msg) {
 				t.Fatalf("got %v %q, want %v containing %q", st.Code(), st.Message(), tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+func TestServiceFunctionChain(t *testing.T) {
+	// client → firewall (passthrough endpoint for "secure") → endpoint of "red"
+	for _, tt := range []struct {
+		name           string
+		nodes, pt, nse int
+		want           []string
+	}{
+		{"local", 1, 0, 0, []string{"nsc", "nsmgr-node-1", "fwd-node-1-1", "firewall", "nsmgr-node-1", "fwd-node-1-1", "nse-red"}},
+		{"remote", 2, 1, 0, []string{"nsc", "nsmgr-node-1", "fwd-node-1-1", "nsmgr-node-2", "fwd-node-2-1", "firewall", "nsmgr-node-2", "fwd-node-2-1", "nsmgr-node-1", "fwd-node-1-1", "nse-red"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, d := setup(t, &registry.NetworkService{Name: "secure"}, sandbox.WithNodes(tt.nodes))
+			if err := d.Nodes[0].RegisterService(ctx, &registry.NetworkService{Name: "red"}); err != nil {
+				t.Fatal(err)
+			}
+			nse := mustEndpoint(ctx, t, d.Nodes[tt.nse], "nse-red", nil, []string{"red"})
+			fw, err := d.Nodes[tt.pt].NewPassthroughEndpoint(ctx, &registry.NetworkServiceEndpoint{Name: "firewall", NetworkServiceNames: []string{"secure"}}, "red")
+			if err != nil {
+				t.Fatal(err)
+			}
+			nsc := mustClient(ctx, t, d.Nodes[0], "nsc")
+			conn, err := nsc.Request(ctx, request("secure"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(pathNames(conn), " "); got != strings.Join(tt.want, " ") {
+				t.Fatalf("path\n got %s\nwant %s", got, strings.Join(tt.want, " "))
+			}
+			if conn.GetNetworkService() != "secure" || conn.GetNetworkServiceEndpointName() != "firewall" {
+				t.Fatalf("client sees %s/%s", conn.GetNetworkService(), conn.GetNetworkServiceEndpointName())
+			}
+			// A refresh travels the whole chain and keeps it.
+			again, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: conn.Clone()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := strings.Join(segmentIDs(conn), ","), strings.Join(segmentIDs(again), ","); a != b {
+				t.Fatalf("segment ids changed on refresh:\n%s\n%s", a, b)
+			}
+			if _, err := nsc.Close(ctx, again); err != nil {
+				t.Fatal(err)
+			}
+			if fw.Counter.Closes() != 1 || nse.Counter.Closes() != 1 {
+				t.Fatalf("closes: firewall %d, endpoint %d", fw.Counter.Closes(), nse.Counter.Closes())
+			}
+			if nse.Counter.Requests() != 2 {
+				t.Fatalf("endpoint requests = %d, want 2 (request and refresh)", nse.Counter.Requests())
 			}
 		})
 	}
