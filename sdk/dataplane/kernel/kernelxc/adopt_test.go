@@ -5,11 +5,14 @@ package kernelxc_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
@@ -135,5 +138,49 @@ func TestPruneKeepsProgrammedConnections(t *testing.T) {
 	}
 	if _, ok := kernel.ParseMark("nsm:" + dp.Owner() + ":live"); !ok {
 		t.Fatal("owner does not make a valid mark")
+	}
+}
+
+// TestPruneDuringConcurrentPrograms: connections being programmed while
+// Prune runs are never pruned.
+func TestPruneDuringConcurrentPrograms(t *testing.T) {
+	requireRoot(t)
+	ctx := testCtx(t)
+	nsc, nse := newNS(t, "cc"), newNS(t, "ce")
+	dp := newDataplane(t, owner(t, "conc"))
+	const conns = 12
+	errs := make(chan error, conns+1)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() {
+			name := fmt.Sprintf("c%d", i)
+			p := newPair(name, kernelMech("file://"+nsc.path(), name), kernelMech("file://"+nse.path(), name), &networkservice.ConnectionContext{}, "IP")
+			errs <- dp.Program(ctx, p)
+		})
+		if i == conns/2 {
+			wg.Go(func() {
+				n, err := dp.Prune(ctx)
+				if err == nil && n != 0 {
+					err = fmt.Errorf("prune deleted %d links of live connections", n)
+				}
+				errs <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := links(t, nsc); len(got) != conns {
+		t.Errorf("%d client links, want %d: %v", len(got), conns, got)
+	}
+	if n, err := dp.Prune(ctx); err != nil || n != 0 {
+		t.Errorf("Prune after the programs deleted %d, %v", n, err)
+	}
+	if got := len(dp.Connections()); got != conns {
+		t.Errorf("%d connections, want %d", got, conns)
 	}
 }
