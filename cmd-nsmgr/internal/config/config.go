@@ -24,13 +24,13 @@ import (
 const DefaultListenOn = "unix:///var/lib/networkservicemesh/nsm.io.sock,tcp://:5001"
 
 type env struct {
-	Name                         string        `default:"nsmgr"`
-	ListenOn                     string        `default:"unix:///var/lib/networkservicemesh/nsm.io.sock,tcp://:5001" split_words:"true"`
-	RegistryURL                  string        `default:"tcp://127.0.0.1:5002" envconfig:"REGISTRY_URL"`
-	MaxTokenLifetime             time.Duration `default:"10m" split_words:"true"`
-	DialTimeout                  time.Duration `default:"750ms" split_words:"true"`
-	ForwarderNetworkServiceName  string        `default:"forwarder" split_words:"true"`
-	LogLevel                     string        `default:"INFO" split_words:"true"`
+	Name                        string        `default:"nsmgr"`
+	ListenOn                    string        `default:"unix:///var/lib/networkservicemesh/nsm.io.sock,tcp://:5001" split_words:"true"`
+	RegistryURL                 string        `default:"tcp://127.0.0.1:5002" envconfig:"REGISTRY_URL"`
+	MaxTokenLifetime            time.Duration `default:"10m" split_words:"true"`
+	DialTimeout                 time.Duration `default:"750ms" split_words:"true"`
+	ForwarderNetworkServiceName string        `default:"forwarder" split_words:"true"`
+	LogLevel                    string        `default:"INFO" split_words:"true"`
 }
 
 // Config is the checked configuration.
