@@ -13,10 +13,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/app"
 	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/tools/command"
 )
 
 func main() {
@@ -32,7 +31,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := app.Run(ctx, cfg, logrus.StandardLogger()); err != nil {
+	if err := app.Run(ctx, cfg, command.NewLogger(ctx, cfg.LogLevel)); err != nil {
 		fmt.Fprintln(os.Stderr, "forwarder-kernel:", err)
 		stop()
 		os.Exit(1) //nolint:gocritic // stop ran above

@@ -8,13 +8,7 @@ package app
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -37,11 +31,9 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/vxlan"
 	regclient "github.com/nsmesh/nsmesh/sdk/registry/chains/client"
 	"github.com/nsmesh/nsmesh/sdk/token"
+	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 )
-
-// TrustDomain is the SPIFFE trust domain of the development identities.
-const TrustDomain = "nsmesh.local"
 
 // shutdownTimeout bounds unregistering and stopping the server on exit.
 const shutdownTimeout = 5 * time.Second
@@ -50,8 +42,6 @@ const shutdownTimeout = 5 * time.Second
 // The interfaces it programmed are left in place for the next run to adopt.
 func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 	log := logger.WithField("component", cfg.Name)
-	stopSignals := levelSignals(logger, cfg.LogLevel)
-	defer stopSignals()
 
 	tunnelIP := cfg.TunnelIP
 	if tunnelIP == nil {
@@ -68,13 +58,9 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 	}
 
 	// Identity: an ephemeral key until SPIFFE SVIDs are wired (issue 4).
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	gen, err := command.DevIdentity("forwarder", cfg.Name, cfg.MaxTokenLifetime)
 	if err != nil {
-		return fmt.Errorf("app: key: %w", err)
-	}
-	gen, err := token.NewJWTGenerator(key, "spiffe://"+TrustDomain+"/forwarder/"+cfg.Name, cfg.MaxTokenLifetime)
-	if err != nil {
-		return fmt.Errorf("app: token generator: %w", err)
+		return fmt.Errorf("app: %w", err)
 	}
 	log.Warn("insecure: no TLS (development mode)")
 	creds := insecure.NewCredentials()
@@ -188,31 +174,4 @@ func register(ctx context.Context, cfg *config.Config, dialOpts []grpc.DialOptio
 	log.WithFields(logrus.Fields{"nsmgr": cfg.ConnectTo.String(), "labels": cfg.Labels, "duration": time.Since(start)}).
 		Info("registered")
 	return reg, nil
-}
-
-// levelSignals switches the log level to TRACE on SIGUSR1 and back to level
-// on SIGUSR2, as upstream commands do.
-func levelSignals(logger *logrus.Logger, level logrus.Level) (stop func()) {
-	logger.SetLevel(level)
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGUSR2)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-ch:
-				if s == syscall.SIGUSR1 {
-					logger.SetLevel(logrus.TraceLevel)
-				} else {
-					logger.SetLevel(level)
-				}
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,24 +157,15 @@ func TestDefaultRouteIP(t *testing.T) {
 	}
 }
 
-// nseInNS plays an endpoint living in a namespace: it hands out fixed
-// point-to-point addresses and, on the way back, names its own namespace and
-// interface in the KERNEL mechanism (the sandbox endpoint's kernel server
-// would name the test process's).
+// nseInNS plays an endpoint living in a namespace: on the way back it names
+// its own namespace and interface in the KERNEL mechanism (the sandbox
+// endpoint's kernel server names the test process's).
 type nseInNS struct {
 	chain.ServerLink
 	path, ifName string
 }
 
 func (s *nseInNS) Request(ctx context.Context, req *networkservice.NetworkServiceRequest) (*networkservice.Connection, error) {
-	c := req.GetConnection()
-	if c.Context == nil {
-		c.Context = &networkservice.ConnectionContext{}
-	}
-	c.Context.IpContext = &networkservice.IPContext{
-		SrcIpAddrs: []string{"172.16.7.1/32"},
-		DstIpAddrs: []string{"172.16.7.0/32"},
-	}
 	conn, err := s.Next().Request(ctx, req)
 	if err != nil {
 		return nil, err
@@ -265,23 +257,40 @@ func TestLocalConnectionThroughTheForwarder(t *testing.T) {
 	if len(hops) != 4 || hops[2] != name {
 		t.Fatalf("path %v, want the forwarder %s third", hops, name)
 	}
+	// The endpoint's IPAM chose the addresses; each side must carry its own.
+	ipc := conn.GetContext().GetIpContext()
+	if len(ipc.GetSrcIpAddrs()) == 0 || len(ipc.GetDstIpAddrs()) == 0 {
+		t.Fatalf("no addresses in the connection context: %v", ipc)
+	}
 	clientIf := conn.GetMechanism().GetParameters()["name"]
 	for _, c := range []struct {
 		ns     *kernel.NetNS
 		ifName string
-		addr   string
-	}{{nscNS, clientIf, "172.16.7.1"}, {nseNS, "red-srv", "172.16.7.0"}} {
+		want   []string
+	}{{nscNS, clientIf, ipc.GetSrcIpAddrs()}, {nseNS, "red-srv", ipc.GetDstIpAddrs()}} {
 		h := handle(t, c.ns)
 		l, err := h.LinkByName(c.ifName)
 		if err != nil {
 			t.Fatalf("interface %s: %v", c.ifName, err)
 		}
-		addrs, err := h.AddrList(l, netlink.FAMILY_V4)
-		if err != nil || len(addrs) != 1 || addrs[0].IP.String() != c.addr {
-			t.Fatalf("%s addresses %v, %v; want %s", c.ifName, addrs, err, c.addr)
+		addrs, err := h.AddrList(l, netlink.FAMILY_ALL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range addrs {
+			if a.Scope == int(netlink.SCOPE_UNIVERSE) {
+				got = append(got, a.IPNet.String())
+			}
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(c.want))
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s addresses %v, want %v", c.ifName, got, want)
 		}
 	}
-	if err := tcpEcho(nscNS, nseNS, netip.MustParseAddr("172.16.7.0")); err != nil {
+	server := netip.MustParsePrefix(ipc.GetDstIpAddrs()[0]).Addr()
+	if err := tcpEcho(nscNS, nseNS, server); err != nil {
 		t.Fatal(err)
 	}
 

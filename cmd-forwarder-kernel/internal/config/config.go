@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,11 +20,9 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/labels"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 )
-
-// Prefix is the environment prefix of every variable.
-const Prefix = "nsm"
 
 // env is the raw environment, as envconfig decodes it.
 type env struct {
@@ -62,23 +59,10 @@ var ErrConfig = errors.New("config")
 // FromEnv reads and checks the configuration from the environment.
 func FromEnv() (*Config, error) {
 	var e env
-	if err := envconfig.Process(Prefix, &e); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%w: %s=%q: %v", ErrConfig, pe.KeyName, pe.Value, cause(pe.Err))
-		}
+	if err := command.Process(&e); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	return e.check()
-}
-
-// cause shortens strconv's "strconv.ParseUint: parsing "x": invalid syntax".
-func cause(err error) string {
-	s := err.Error()
-	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "strconv.") {
-		return s[i+2:]
-	}
-	return s
 }
 
 func (e env) check() (*Config, error) {
@@ -128,8 +112,8 @@ func (e env) check() (*Config, error) {
 			return nil, bad("ADOPTION_GRACE", e.AdoptionGrace, "want a non-negative duration such as 1m or 0s")
 		}
 	}
-	if c.LogLevel, err = logrus.ParseLevel(e.LogLevel); err != nil {
-		return nil, bad("LOG_LEVEL", e.LogLevel, "want one of TRACE, DEBUG, INFO, WARN, ERROR")
+	if c.LogLevel, err = command.ParseLevel(e.LogLevel); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	return c, nil
 }
@@ -137,7 +121,7 @@ func (e env) check() (*Config, error) {
 // Usage writes the variables with their defaults and meaning.
 func Usage(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if err := envconfig.Usagef(Prefix, &env{}, tw, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"); err != nil {
+	if err := envconfig.Usagef(command.Prefix, &env{}, tw, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"); err != nil {
 		return err
 	}
 	return tw.Flush()
