@@ -156,20 +156,23 @@ func (c *client[C, R, Q, P]) watch(ctx context.Context, events begin.EventFactor
 	}
 }
 
+// While a new watch has not answered yet, heal looks for the registration
+// every pollInterval, each look taking at most lookTimeout.
+const (
+	pollInterval = 200 * time.Millisecond
+	lookTimeout  = 5 * time.Second
+)
+
 // follow watches name and returns why the registration looks lost.
 func (c *client[C, R, Q, P]) follow(ctx context.Context, name string, opts []grpc.CallOption) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s, err := c.Next().Find(ctx, c.k.NewQuery(c.k.Named(name), true), opts...)
 	if err != nil {
 		return err
 	}
-	// A watch reports changes only: a registration that is already gone (the
-	// registry restarted between the Register and the watch) would never
-	// show. The watch is open now, so a look at the present closes the gap.
-	switch held, err := c.holds(ctx, name, opts); {
-	case err != nil:
+	if err := c.awaitFirst(ctx, s, name, opts); err != nil {
 		return err
-	case !held:
-		return errors.New("the registry does not hold it")
 	}
 	for {
 		p, err := s.Recv()
@@ -182,8 +185,47 @@ func (c *client[C, R, Q, P]) follow(ctx context.Context, name string, opts []grp
 	}
 }
 
-// lookTimeout bounds the look at the present registration.
-const lookTimeout = 5 * time.Second
+// awaitFirst waits for the first answer of a new watch. A Find returns
+// before the registry has set the watch up, and a watch reports only changes
+// after its first answer (the registration itself): a registration lost
+// before the watch was in place would never show. So until that answer
+// arrives, heal looks (Find without watch) whether the registry still holds
+// the name.
+func (c *client[C, R, Q, P]) awaitFirst(ctx context.Context, s grpc.ServerStreamingClient[P], name string, opts []grpc.CallOption) error {
+	type answer struct {
+		p   *P
+		err error
+	}
+	first := make(chan answer, 1)
+	go func() {
+		p, err := s.Recv()
+		first <- answer{p, err}
+	}()
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	for {
+		select {
+		case a := <-first:
+			if a.err != nil {
+				return a.err
+			}
+			if r, deleted := c.k.Entry(a.p); deleted && c.k.Name(r) == name {
+				return errors.New("the registry reported it deleted")
+			}
+			return nil
+		case <-poll.C:
+			held, err := c.holds(ctx, name, opts)
+			if err != nil {
+				return err
+			}
+			if !held {
+				return errors.New("the registry does not hold it")
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
 
 // holds reports whether the registry holds a registration of name now.
 func (c *client[C, R, Q, P]) holds(ctx context.Context, name string, opts []grpc.CallOption) (bool, error) {

@@ -7,10 +7,11 @@
 //
 // Guarantees:
 //   - After each successful Register, heal watches the name (Find with
-//     watch=true on the name) through the rest of the chain and then checks
-//     (Find without watch) that the registry holds it. When the registration
-//     is missing, the stream breaks, or it reports the registration deleted
-//     (it expired or someone removed it), heal re-registers through begin's EventFactory, so the
+//     watch=true on the name) through the rest of the chain; until the watch
+//     first answers it also looks (Find without watch) every 200 ms whether
+//     the registry holds the name. When the registration is missing, the
+//     stream breaks, or it reports the registration deleted (it expired or
+//     someone removed it), heal re-registers through begin's EventFactory, so the
 //     re-registration is serialised with the caller's calls and passes the
 //     whole chain again (retry, refresh, ...).
 //   - Failed re-registrations are tried again after a jittered backoff that

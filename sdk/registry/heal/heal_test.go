@@ -4,10 +4,13 @@
 package heal_test
 
 import (
+	"bytes"
 	"context"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,6 +26,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
 func held(t *testing.T, ctx context.Context, store registry.NetworkServiceRegistryClient, name string) bool {
 	t.Helper()
 	s, err := store.Find(ctx, &registry.NetworkServiceQuery{NetworkService: &registry.NetworkService{Name: name}})
@@ -36,7 +43,19 @@ func TestHealRestoresARemovedRegistration(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	store := adapters.NSServerToClient(memory.NewNSServer(ctx))
-	h, err := heal.NewNSClient(ctx, heal.WithBackoff(10*time.Millisecond, 50*time.Millisecond))
+	logs := &bytes.Buffer{}
+	var mu sync.Mutex
+	l := logrus.New()
+	l.SetLevel(logrus.DebugLevel)
+	l.SetOutput(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }))
+	defer func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Log(logs.String())
+			mu.Unlock()
+		}
+	}()
+	h, err := heal.NewNSClient(ctx, heal.WithBackoff(10*time.Millisecond, 50*time.Millisecond), heal.WithLogger(l))
 	if err != nil {
 		t.Fatal(err)
 	}
