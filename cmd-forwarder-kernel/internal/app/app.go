@@ -35,8 +35,14 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 )
 
-// shutdownTimeout bounds unregistering and stopping the server on exit.
-const shutdownTimeout = 5 * time.Second
+const (
+	// unregisterWait bounds unregistering on exit.
+	unregisterWait = 2 * time.Second
+	// shutdownTimeout is what calls in flight get to finish on exit; the
+	// nsmgr's monitor streams never finish by themselves, so it is also how
+	// long a graceful stop takes.
+	shutdownTimeout = 2 * time.Second
+)
 
 // Run serves the forwarder until ctx ends, then unregisters it and stops.
 // The interfaces it programmed are left in place for the next run to adopt.
@@ -136,8 +142,17 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 			err = fmt.Errorf("app: serve %s: %w", cfg.ListenOn, err)
 		}
 	}
-	if uerr := reg.Close(); uerr != nil {
-		log.WithError(uerr).Warn("unregister")
+	// Unregister first, so that the nsmgr stops choosing this forwarder, but
+	// do not let an nsmgr that is gone too hold the exit up.
+	unregistered := make(chan error, 1)
+	go func() { unregistered <- reg.Close() }()
+	select {
+	case uerr := <-unregistered:
+		if uerr != nil {
+			log.WithError(uerr).Warn("unregister")
+		}
+	case <-time.After(unregisterWait):
+		log.Warn("unregister: the nsmgr did not answer in time; the registration will expire")
 	}
 	stopServing()
 	<-served
