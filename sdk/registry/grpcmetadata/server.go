@@ -30,26 +30,27 @@ type server[S kind.Server[R, Q, P], R, Q, P any] struct {
 	chain.Link[S]
 }
 
-// incoming returns ctx carrying the caller's path and the path itself.
+// incoming returns ctx carrying the caller's path, and that path when it
+// came in the gRPC metadata (nil for an in-process caller, who shares the
+// context's Path and needs no header).
 func incoming(ctx context.Context) (context.Context, *Path, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	p, ok, err := fromMD(md)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !ok {
-		if p = PathFromContext(ctx); p != nil {
-			return ctx, p, nil
-		}
-		p = &Path{}
+	if ok {
+		return WithPath(ctx, p), p, nil
 	}
-	return WithPath(ctx, p), p, nil
+	if PathFromContext(ctx) == nil {
+		ctx = WithPath(ctx, &Path{})
+	}
+	return ctx, nil, nil
 }
 
-// sendPath puts p into the response header. Outside a gRPC server call (an
-// in-process caller) there is no header, and the caller shares p anyway.
+// sendPath puts p into the response header of the gRPC call.
 func sendPath(ctx context.Context, p *Path) {
-	if grpc.ServerTransportStreamFromContext(ctx) == nil {
+	if p == nil || grpc.ServerTransportStreamFromContext(ctx) == nil {
 		return
 	}
 	s, err := p.Encode()

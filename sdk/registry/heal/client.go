@@ -88,7 +88,7 @@ type client[C kind.Client[R, Q, P], R, Q, P any] struct {
 }
 
 func newClient[C kind.Client[R, Q, P], R, Q, P any](ctx context.Context, k *kind.Kind[R, Q, P], o options) *client[C, R, Q, P] {
-	return &client[C, R, Q, P]{ctx: ctx, k: k, o: o, key: metadata.NewKey[*watch]("heal.watch." + k.Short())}
+	return &client[C, R, Q, P]{ctx: ctx, k: k, o: o, key: metadata.NewKey[*watch]("heal.watch." + k.Short)}
 }
 
 // watch is the watch of one registration.
@@ -123,7 +123,7 @@ func (c *client[C, R, Q, P]) Register(ctx context.Context, r *R, opts ...grpc.Ca
 // watch follows the registration of name until the watch is stopped, and
 // heals it when it is lost.
 func (c *client[C, R, Q, P]) watch(ctx context.Context, events begin.EventFactory, w *watch, name string, opts []grpc.CallOption) {
-	logger := log.FromContext(ctx, c.o.logger).WithField(c.k.Short(), name)
+	logger := log.FromContext(ctx, c.o.logger).WithField(c.k.Short, name)
 	reason := c.follow(ctx, name, opts)
 	if ctx.Err() != nil {
 		return

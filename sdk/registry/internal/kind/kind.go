@@ -14,7 +14,6 @@ package kind
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -41,6 +40,8 @@ type Kind[R, Q, P any] struct {
 	// Noun names a registration in messages: "network service" or
 	// "network service endpoint".
 	Noun string
+	// Short is the abbreviation, for log fields: "ns" or "nse".
+	Short string
 	// Service is the full gRPC service name, for health and messages.
 	Service string
 
@@ -76,12 +77,4 @@ func (k *Kind[R, Q, P]) CheckName(r *R) error {
 // Describe names r for messages, e.g. `network service endpoint "nse-1"`.
 func (k *Kind[R, Q, P]) Describe(r *R) string {
 	return fmt.Sprintf("%s %q", k.Noun, k.Name(r))
-}
-
-// Short is the Noun as an abbreviation, for log fields: "ns" or "nse".
-func (k *Kind[R, Q, P]) Short() string {
-	if strings.HasSuffix(k.Noun, "endpoint") {
-		return "nse"
-	}
-	return "ns"
 }

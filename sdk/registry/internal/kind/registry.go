@@ -26,6 +26,7 @@ type (
 // NS is the NetworkService registry.
 var NS = &Kind[NSR, NSQ, NSP]{
 	Noun:       "network service",
+	Short:      "ns",
 	Service:    "registry.NetworkServiceRegistry",
 	Name:       (*NSR).GetName,
 	Named:      func(name string) *NSR { return &NSR{Name: name} },
@@ -45,6 +46,7 @@ var NS = &Kind[NSR, NSQ, NSP]{
 // NSE is the NetworkServiceEndpoint registry.
 var NSE = &Kind[NSER, NSEQ, NSEP]{
 	Noun:       "network service endpoint",
+	Short:      "nse",
 	Service:    "registry.NetworkServiceEndpointRegistry",
 	Name:       (*NSER).GetName,
 	Named:      func(name string) *NSER { return &NSER{Name: name} },
