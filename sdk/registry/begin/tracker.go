@@ -5,11 +5,11 @@ package begin
 
 import (
 	"context"
-	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
 	"sync"
 	"time"
 
 	"github.com/nsmesh/nsmesh/sdk/core/metadata"
+	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
 )
 
 // entry is the state of one name.
@@ -36,6 +36,9 @@ func (e *entry[R]) acquire(ctx context.Context) error {
 
 func (e *entry[R]) release() { <-e.lock }
 
+// remember stores the outcome of a successful Register. Events get their own
+// copy of the registry path: the original call may still be writing its
+// answer header from its path when a timer fires.
 func (e *entry[R]) remember(ctx context.Context, reg *R) {
 	e.reg = reg
 	e.ctx = context.WithoutCancel(grpcmetadata.Detach(ctx))
