@@ -490,3 +490,64 @@ func TestServiceFunctionChain(t *testing.T) {
 		})
 	}
 }
+
+func TestRegistryRestartReRegistersEndpoints(t *testing.T) {
+	ctx, d := setup(t, &registry.NetworkService{Name: "red"}, sandbox.WithNodes(2))
+	mustEndpoint(ctx, t, d.Nodes[1], "nse", nil, []string{"red"})
+	nsc := mustClient(ctx, t, d.Nodes[0], "nsc")
+	conn, err := nsc.Request(ctx, request("red"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The new registry starts empty; endpoints and forwarders come back on their own.
+	if err := d.Registry.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The established connection keeps refreshing through the restart.
+	if _, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: conn.Clone()}); err != nil {
+		t.Fatalf("refresh after the registry restart: %v", err)
+	}
+	if err := d.Nodes[1].RegisterService(ctx, &registry.NetworkService{Name: "red"}); err != nil {
+		t.Fatal(err)
+	}
+	nsc2 := mustClient(ctx, t, d.Nodes[0], "nsc-2")
+	reqCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	conn2, err := nsc2.Request(reqCtx, request("red"))
+	if err != nil {
+		t.Fatalf("new client after the registry restart: %v", err)
+	}
+	t.Logf("new connection %v after the registry came back", time.Since(start))
+	for _, c := range []struct {
+		cl networkservice.NetworkServiceClient
+		cn *networkservice.Connection
+	}{{nsc, conn}, {nsc2, conn2}} {
+		if _, err := c.cl.Close(ctx, c.cn); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestShortTokensAreRefreshedWithoutCloses(t *testing.T) {
+	const lifetime = 2 * time.Second
+	ctx, d := setup(t, &registry.NetworkService{Name: "red"}, sandbox.WithNodes(2), sandbox.WithTokenLifetime(lifetime))
+	nse := mustEndpoint(ctx, t, d.Nodes[1], "nse", nil, []string{"red"})
+	nsc := mustClient(ctx, t, d.Nodes[0], "nsc")
+	// A request timeout far longer than the token lifetime must not make
+	// servers close early.
+	conn, err := nsc.Request(ctx, request("red"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * lifetime)
+	if c := nse.Counter.Closes(); c != 0 {
+		t.Fatalf("endpoint saw %d closes while the client kept refreshing", c)
+	}
+	if r := nse.Counter.Requests(); r < 3 {
+		t.Fatalf("endpoint saw %d requests in %v, want refreshes", r, 3*lifetime)
+	}
+	if _, err := nsc.Close(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -56,9 +56,11 @@ func NewClient(reselect ReselectFunc) *Client {
 func (c *Client) Len() int { return c.t.len() }
 
 // Request serialises the Request with the other calls of its connection. For an
-// established connection the stored connection is the base: the caller may
-// resend its original request and still refresh the same path; only changes
-// the caller made on purpose (endpoint, context, labels) are applied.
+// established connection whose caller knows only its own segment (it resent
+// its original request with the same id), the stored connection is the base,
+// so the same path is refreshed; only changes the caller made on purpose
+// (endpoint, context, labels) are applied. A caller that sends a longer path
+// (a passthrough, or a client resending what it got back) is taken as is.
 func (c *Client) Request(ctx context.Context, req *networkservice.NetworkServiceRequest, opts ...grpc.CallOption) (*networkservice.Connection, error) {
 	id := req.GetConnection().GetId()
 	if id == "" {
@@ -73,7 +75,7 @@ func (c *Client) Request(ctx context.Context, req *networkservice.NetworkService
 	}
 	defer e.release()
 	ctx = c.t.withEntry(ctx, e, &clientEvents{c: c, e: e, opts: opts})
-	if e.req != nil {
+	if e.req != nil && !knowsPath(req) {
 		req = merge(e.req, req)
 	}
 	conn, err := c.Next().Request(ctx, req, opts...)
@@ -85,6 +87,16 @@ func (c *Client) Request(ctx context.Context, req *networkservice.NetworkService
 	}
 	e.remember(ctx, req, conn)
 	return conn.Clone(), nil
+}
+
+// knowsPath reports whether the caller sent the path beyond this hop: a
+// passthrough forwards the fresh path (new tokens, new fd URLs) of its
+// server half, and a client may resend the connection it got back. Only a
+// caller that knows no more than this hop's own segment is merged into the
+// stored connection.
+func knowsPath(req *networkservice.NetworkServiceRequest) bool {
+	c := req.GetConnection()
+	return len(c.GetPath().GetPathSegments()) > int(c.GetPath().GetIndex())+1
 }
 
 // merge applies the intentional changes of req to the stored request.

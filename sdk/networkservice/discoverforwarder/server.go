@@ -99,7 +99,14 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 	sticky, _ := stickyKey.Load(ctx, metadata.Server)
 
 	ns, err := discover.FindService(ctx, s.ns, conn.GetNetworkService(), conn.GetPayload())
-	if err != nil {
+	switch {
+	case status.Code(err) == codes.NotFound:
+		// The service is only needed for its matches. Without it (a registry
+		// that restarted empty, a service registered elsewhere) forwarders are
+		// chosen by the default labels, and the forwarder's own discovery
+		// tells a client that the service does not exist.
+		ns = &registry.NetworkService{Name: conn.GetNetworkService()}
+	case err != nil:
 		return nil, err
 	}
 	all, err := s.find(ctx, sticky)

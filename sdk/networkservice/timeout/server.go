@@ -83,7 +83,11 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 	if expires.IsZero() {
 		return out, nil
 	}
-	d := expires.Sub(s.o.clock.Now()) - lead
+	left := expires.Sub(s.o.clock.Now())
+	// A long request timeout against a short token would close the connection
+	// at once; the caller refreshes at a fifth of the lifetime (refresh), so
+	// closing after three quarters still leaves it every chance.
+	d := left - min(lead, left/4)
 	tctx, cancel := context.WithCancel(s.ctx)
 	logger := log.FromContext(ctx, s.o.logger).WithField("conn", out.GetId()).WithField("element", "timeout")
 	t := s.o.clock.AfterFunc(d, func() {
