@@ -145,7 +145,7 @@ func New(ctx context.Context, name string, gen token.Generator, opts ...Option) 
 	if o.cc != nil {
 		elems = append(elems, dial.NewFixedClient(o.cc))
 	} else {
-		dialOpts := []dial.Option{dial.WithDialOptions(o.dialOpts...), dial.WithLogger(logger)}
+		dialOpts := []dial.Option{dial.WithContext(ctx), dial.WithDialOptions(o.dialOpts...), dial.WithLogger(logger)}
 		if o.dialTimeout > 0 {
 			dialOpts = append(dialOpts, dial.WithDialTimeout(o.dialTimeout))
 		}

@@ -6,6 +6,7 @@ package dial
 import (
 	"context"
 	"net/url"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -51,12 +52,38 @@ func NewClient(opts ...Option) networkservice.NetworkServiceClient {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &client{o: o}
+	c := &client{o: o, open: make(map[*grpc.ClientConn]struct{})}
+	if o.ctx != nil {
+		context.AfterFunc(o.ctx, c.closeAll)
+	}
+	return c
 }
 
 type client struct {
 	chain.ClientLink
 	o options
+
+	mu   sync.Mutex
+	open map[*grpc.ClientConn]struct{}
+	done bool
+}
+
+// release closes cc and forgets it.
+func (c *client) release(cc *grpc.ClientConn) {
+	c.mu.Lock()
+	delete(c.open, cc)
+	c.mu.Unlock()
+	_ = cc.Close()
+}
+
+func (c *client) closeAll() {
+	c.mu.Lock()
+	open := c.open
+	c.open, c.done = map[*grpc.ClientConn]struct{}{}, true
+	c.mu.Unlock()
+	for cc := range open {
+		_ = cc.Close()
+	}
 }
 
 func (c *client) Request(ctx context.Context, req *networkservice.NetworkServiceRequest, opts ...grpc.CallOption) (*networkservice.Connection, error) {
@@ -79,7 +106,7 @@ func (c *client) Request(ctx context.Context, req *networkservice.NetworkService
 		closeCtx, cancel := detached(ctx)
 		_, _ = c.Next().Close(closeCtx, req.GetConnection(), opts...)
 		cancel()
-		_ = st.owned.Close()
+		c.release(st.owned)
 		connKey.Delete(ctx, metadata.Client)
 		ok = false
 	}
@@ -91,7 +118,7 @@ func (c *client) Request(ctx context.Context, req *networkservice.NetworkService
 		}
 		st = &connState{url: u.String(), cc: cc, owned: cc}
 		if !connKey.Store(ctx, metadata.Client, st) {
-			_ = cc.Close()
+			c.release(cc)
 			return nil, status.Error(codes.Internal, "dial: no per-connection metadata; the client chain needs begin.NewClient before dial")
 		}
 	}
@@ -99,7 +126,7 @@ func (c *client) Request(ctx context.Context, req *networkservice.NetworkService
 	if err != nil {
 		if first {
 			// begin forgets a connection whose first Request failed: so do we.
-			_ = st.owned.Close()
+			c.release(st.owned)
 			connKey.Delete(ctx, metadata.Client)
 		}
 		return nil, err
@@ -111,7 +138,7 @@ func (c *client) Close(ctx context.Context, conn *networkservice.Connection, opt
 	st, ok := connKey.Load(ctx, metadata.Client)
 	out, err := c.Next().Close(ctx, conn, opts...)
 	if ok && st.owned != nil {
-		_ = st.owned.Close()
+		c.release(st.owned)
 		connKey.Delete(ctx, metadata.Client)
 	}
 	return out, err
@@ -123,6 +150,14 @@ func (c *client) dial(ctx context.Context, u *url.URL) (*grpc.ClientConn, error)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "dial: %s: %v", u, err)
 	}
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		_ = cc.Close()
+		return nil, status.Errorf(codes.Unavailable, "dial: %s: the client is shutting down", u)
+	}
+	c.open[cc] = struct{}{}
+	c.mu.Unlock()
 	if c.o.timeout <= 0 {
 		return cc, nil
 	}
@@ -137,11 +172,11 @@ func (c *client) dial(ctx context.Context, u *url.URL) (*grpc.ClientConn, error)
 		case connectivity.TransientFailure, connectivity.Shutdown:
 			// The first attempt failed (refused, no socket): gRPC would only
 			// retry after a backoff, so report now and let the caller move on.
-			_ = cc.Close()
+			c.release(cc)
 			return nil, status.Errorf(codes.Unavailable, "dial: %s is not reachable (%s)", u, s)
 		}
 		if !cc.WaitForStateChange(waitCtx, s) {
-			_ = cc.Close()
+			c.release(cc)
 			return nil, status.Errorf(codes.Unavailable, "dial: %s is not ready within %s (state %s)", u, c.o.timeout, s)
 		}
 	}

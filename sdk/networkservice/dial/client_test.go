@@ -326,3 +326,26 @@ func TestFixedClient(t *testing.T) {
 		t.Fatal("the chain closed an injected conn")
 	}
 }
+
+// When the chain's context ends (the process stops), conns of connections
+// that were never closed are closed too.
+func TestDialContextEndClosesHeldConns(t *testing.T) {
+	e := &endpoint{}
+	chainCtx, stop := context.WithCancel(context.Background())
+	h := newHarness(serve(t, e), dial.WithContext(chainCtx), dial.WithDialTimeout(5*time.Second))
+	if _, err := h.client.Request(ctxT(t), request("held")); err != nil {
+		t.Fatal(err)
+	}
+	cc := h.spy.all()[0]
+	stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for cc.GetState() != connectivity.Shutdown && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := cc.GetState(); s != connectivity.Shutdown {
+		t.Fatalf("conn state after the chain context ended = %s, want SHUTDOWN", s)
+	}
+	if _, err := h.client.Request(ctxT(t), request("late")); err == nil {
+		t.Fatal("a new dial after the context ended succeeded")
+	}
+}

@@ -4,6 +4,7 @@
 package dial
 
 import (
+	"context"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -14,6 +15,7 @@ import (
 type Option func(*options)
 
 type options struct {
+	ctx      context.Context
 	dialOpts []grpc.DialOption
 	timeout  time.Duration
 	logger   logrus.FieldLogger
@@ -36,4 +38,11 @@ func WithDialTimeout(d time.Duration) Option {
 // WithLogger sets the logger used when the request context carries none.
 func WithLogger(l logrus.FieldLogger) Option {
 	return func(o *options) { o.logger = l }
+}
+
+// WithContext ties the element to ctx: when ctx ends, every conn it still
+// holds is closed, as if the process had exited. Without it conns live until
+// their connection is closed.
+func WithContext(ctx context.Context) Option {
+	return func(o *options) { o.ctx = ctx }
 }
