@@ -110,6 +110,13 @@ func (c *client) Request(ctx context.Context, req *networkservice.NetworkService
 		connKey.Delete(ctx, metadata.Client)
 		ok = false
 	}
+	if ok && st.owned != nil && st.owned.GetState() == connectivity.TransientFailure {
+		// The next hop went away and gRPC waits out its reconnect backoff
+		// (up to two minutes) before trying again. This Request is the
+		// caller's own retry, paced by its own backoff (heal, refresh): try
+		// the hop now, it may be back.
+		c.revive(ctx, st.owned)
+	}
 	first := !ok
 	if !ok {
 		cc, err := c.dial(ctx, u)
@@ -136,6 +143,20 @@ func (c *client) Request(ctx context.Context, req *networkservice.NetworkService
 
 func (c *client) Close(ctx context.Context, conn *networkservice.Connection, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	st, ok := connKey.Load(ctx, metadata.Client)
+	if u := clienturlctx.ClientURL(ctx); !ok && u != nil {
+		// The connection is established but we hold no conn for it: the
+		// Request after a reselect (which closed the old path and its conn)
+		// failed. The caller still expects the Close to reach the next hop.
+		cc, err := c.dial(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		st, ok = &connState{url: u.String(), cc: cc, owned: cc}, true
+		if !connKey.Store(ctx, metadata.Client, st) {
+			c.release(cc)
+			return nil, status.Error(codes.Internal, "dial: no per-connection metadata; the client chain needs begin.NewClient before dial")
+		}
+	}
 	out, err := c.Next().Close(ctx, conn, opts...)
 	if ok && st.owned != nil {
 		c.release(st.owned)
@@ -178,6 +199,30 @@ func (c *client) dial(ctx context.Context, u *url.URL) (*grpc.ClientConn, error)
 		if !cc.WaitForStateChange(waitCtx, s) {
 			c.release(cc)
 			return nil, status.Errorf(codes.Unavailable, "dial: %s is not ready within %s (state %s)", u, c.o.timeout, s)
+		}
+	}
+}
+
+// reviveTimeout bounds the wait for a revived conn without a dial timeout.
+const reviveTimeout = time.Second
+
+// revive makes a conn in TRANSIENT_FAILURE reconnect now and waits, bounded,
+// until it is Ready or fails again; the RPC that follows reports the outcome.
+func (c *client) revive(ctx context.Context, cc *grpc.ClientConn) {
+	cc.ResetConnectBackoff()
+	cc.Connect()
+	d := c.o.timeout
+	if d <= 0 {
+		d = reviveTimeout
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for s := cc.GetState(); s != connectivity.Ready; {
+		if !cc.WaitForStateChange(waitCtx, s) {
+			return
+		}
+		if s = cc.GetState(); s == connectivity.TransientFailure || s == connectivity.Shutdown {
+			return
 		}
 	}
 }

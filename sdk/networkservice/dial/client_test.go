@@ -349,3 +349,104 @@ func TestDialContextEndClosesHeldConns(t *testing.T) {
 		t.Fatal("a new dial after the context ended succeeded")
 	}
 }
+
+// events captures the connection's begin events from inside the chain.
+type events struct {
+	chain.ClientLink
+	mu sync.Mutex
+	f  begin.EventFactory
+}
+
+func (e *events) Request(ctx context.Context, req *networkservice.NetworkServiceRequest, opts ...grpc.CallOption) (*networkservice.Connection, error) {
+	e.mu.Lock()
+	e.f = begin.FromContext(ctx)
+	e.mu.Unlock()
+	return e.Next().Request(ctx, req, opts...)
+}
+
+func (e *events) Close(ctx context.Context, conn *networkservice.Connection, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	return e.Next().Close(ctx, conn, opts...)
+}
+
+// A reselect closes the old path (and its conn); when the new Request fails,
+// the connection stays established at begin and its Close must still reach
+// the next hop.
+func TestDialCloseAfterFailedReselect(t *testing.T) {
+	e := &endpoint{}
+	u := serve(t, e)
+	ev := &events{}
+	s := &spy{}
+	cli := chain.NewClient(begin.NewClient(nil), &target{u: u}, ev,
+		dial.NewClient(dial.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()))), s, connect.NewClient())
+	ctx := ctxT(t)
+	if _, err := cli.Request(ctx, request("c1")); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.fail = status.Error(codes.Unavailable, "no endpoint")
+	e.mu.Unlock()
+	ev.mu.Lock()
+	f := ev.f
+	ev.mu.Unlock()
+	if err := <-f.Request(begin.WithReselect()); err == nil {
+		t.Fatal("the reselect should fail")
+	}
+	if _, err := cli.Close(ctx, request("c1").GetConnection()); err != nil {
+		t.Fatalf("close after a failed reselect: %v", err)
+	}
+	if _, c := e.counts(); c != 2 {
+		t.Fatalf("endpoint saw %d closes, want 2 (the reselect's and the caller's)", c)
+	}
+	for _, cc := range s.all() {
+		if st := cc.GetState(); st != connectivity.Shutdown {
+			t.Fatalf("conn left in state %s", st)
+		}
+	}
+}
+
+// A next hop that comes back on the same address is used by the next
+// Request at once, not after gRPC's reconnect backoff (a second or more).
+func TestDialRequestRetriesRestartedHopAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nse.sock")
+	start := func() *grpc.Server {
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := grpc.NewServer()
+		networkservice.RegisterNetworkServiceServer(s, &endpoint{})
+		go func() { _ = s.Serve(l) }()
+		return s
+	}
+	srv := start()
+	h := newHarness(&url.URL{Scheme: "unix", Path: path}, dial.WithDialTimeout(time.Second))
+	ctx := ctxT(t)
+	if _, err := h.client.Request(ctx, request("c1")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	cc := h.spy.all()[0]
+	// Let gRPC fail to reconnect so that it backs off.
+	deadline := time.Now().Add(5 * time.Second)
+	for cc.GetState() != connectivity.TransientFailure {
+		if _, err := h.client.Request(ctx, request("c1")); err == nil {
+			t.Fatal("request to a stopped hop succeeded")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("conn never reached TRANSIENT_FAILURE (state %s)", cc.GetState())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv = start()
+	t.Cleanup(srv.Stop)
+	began := time.Now()
+	if _, err := h.client.Request(ctx, request("c1")); err != nil {
+		t.Fatalf("request right after the hop came back: %v", err)
+	}
+	if d := time.Since(began); d > 500*time.Millisecond {
+		t.Fatalf("request took %v; gRPC's backoff was not reset", d)
+	}
+	if _, err := h.client.Close(ctx, request("c1").GetConnection()); err != nil {
+		t.Fatal(err)
+	}
+}

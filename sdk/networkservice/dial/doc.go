@@ -16,7 +16,13 @@
 //     the old downstream path is closed through the old conn before the new
 //     URL is dialled.
 //   - The conn is closed on Close and when the connection's first Request
-//     fails; a failed refresh keeps it, gRPC reconnects on its own.
+//     fails; a failed refresh keeps it, gRPC reconnects on its own. A
+//     Request over a conn in TRANSIENT_FAILURE resets gRPC's reconnect
+//     backoff first: callers retry at their own pace (heal, refresh), and a
+//     restarted next hop is used as soon as it listens again.
+//   - A Close for which no conn is held (the Request after a reselect
+//     failed) dials the URL in the context, so the Close still reaches the
+//     next hop.
 //   - A conn injected with NewFixedClient is used as is and never closed.
 //
 // Placement: in a client chain after begin (it needs metadata) and after
