@@ -161,7 +161,7 @@ func (ca *CA) Issue(id spiffeid.ID, ttl time.Duration) (*x509svid.SVID, error) {
 
 // ConventionalID returns spiffe://<td>/<kind>/<name>.
 func ConventionalID(td spiffeid.TrustDomain, kind, name string) (spiffeid.ID, error) {
-	if err := checkName(name); err != nil {
+	if err := ValidName(name); err != nil {
 		return spiffeid.ID{}, err
 	}
 	if !knownKind(kind) {
@@ -183,9 +183,9 @@ func ParseComponent(s string) (kind, name string, err error) {
 		if !knownKind(k) {
 			return "", "", fmt.Errorf("%w: %q: kind %q is not one of %s", ErrBadName, s, k, strings.Join(Kinds, ", "))
 		}
-		return k, n, checkName(n)
+		return k, n, ValidName(n)
 	}
-	if err := checkName(s); err != nil {
+	if err := ValidName(s); err != nil {
 		return "", "", err
 	}
 	k, _, _ := strings.Cut(s, "-")
@@ -205,8 +205,9 @@ func knownKind(k string) bool {
 	return false
 }
 
-// checkName keeps names usable as one path segment and one directory.
-func checkName(n string) error {
+// ValidName reports whether n can name a component: one SPIFFE ID path
+// segment and one directory.
+func ValidName(n string) error {
 	if n == "" || n == "." || n == ".." {
 		return fmt.Errorf("%w: empty name", ErrBadName)
 	}
