@@ -163,10 +163,10 @@ func (o *options) open(k *kernelmech.Mechanism) (*kernel.NetNS, error) {
 
 // family holds what differs between ICMP for IPv4 and IPv6.
 type family struct {
-	proto            int
-	request, reply   icmp.Type
+	proto             int
+	request, reply    icmp.Type
 	raw, unprivileged string
-	any              string
+	any               string
 }
 
 var (
