@@ -15,13 +15,21 @@
 //     skipped until the three files agree again.
 //   - memory (NewMemorySource; tests and the in-process sandbox).
 //
-// Guarantees:
-//   - Every TLS handshake and every token uses the SVID current at that
-//     moment, so a rotation takes effect without a restart; established
-//     connections keep the certificate they were made with.
-//   - Servers require a client certificate; both sides accept any peer
-//     whose SVID verifies against the bundle of the peer's trust domain
-//     (so only members of trust domains in the bundle), TLS 1.2 or newer.
+// Guarantees (of an Identity, which binaries and the sandbox use):
+//   - Every TLS handshake presents the SVID current at that moment, so a
+//     rotation takes effect without a restart.
+//   - Path tokens for a peer on a TLS connection are signed with the SVID
+//     presented on that connection, so the peer can always verify them
+//     against the certificate it saw, across rotations; a connection still
+//     on a rotated SVID is closed before that SVID expires (gRPC reconnects
+//     with the current one). Upstream NSM suffered from exactly this
+//     mismatch (tokens from the new key over a connection with the old
+//     certificate) and worked around it with per-request connections.
+//   - Servers require a client certificate and do not resume sessions;
+//     both sides accept any peer whose SVID verifies against the bundle of
+//     the peer's trust domain (so only members of trust domains in the
+//     bundle), TLS 1.2 or newer. Refused handshakes are logged by the
+//     server with the reason.
 //   - Tokens are ES256 with the SVID's P-256 key, sub = the SVID's SPIFFE
 //     ID, aud = the peer's SPIFFE ID and exp at most the SVID's NotAfter.
 //

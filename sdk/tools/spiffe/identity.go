@@ -15,17 +15,24 @@ import (
 
 	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
-	"github.com/nsmesh/nsmesh/sdk/tools/log"
 )
 
 // Identity is everything a process's gRPC servers and clients need from its
-// identity. In the insecure mode it is plaintext with an ephemeral signing
-// key (command.DevIdentity); every other mode is mTLS from a Source.
+// identity: transport credentials, a token generator and per-RPC
+// credentials, all from one Source. Its credentials remember which SVID
+// each TLS connection presented, and its generator signs the tokens for a
+// connection's peer with that SVID, so that an SVID rotation never yields a
+// token the peer cannot verify with the certificate it saw (connections
+// still on a rotated SVID are closed before it expires; gRPC reconnects).
+//
+// In the insecure mode it is plaintext with an ephemeral signing key
+// (command.DevIdentity).
 type Identity struct {
 	log   logrus.FieldLogger
 	mode  Mode
 	src   Source
 	owned bool
+	t     *tracker
 	gen   token.Generator
 	devID string
 }
@@ -58,12 +65,12 @@ func Open(ctx context.Context, cfg Config, kind, name string, maxTokenLifetime t
 	if err != nil {
 		return nil, err
 	}
-	id, err := FromSource(src, maxTokenLifetime)
+	id, err := FromSource(src, maxTokenLifetime, opts...)
 	if err != nil {
 		_ = src.Close()
 		return nil, err
 	}
-	id.owned, id.log = true, o.logger
+	id.owned = true
 	svid, _ := src.GetX509SVID()
 	o.logger.WithFields(logrus.Fields{
 		"spiffe_id": svid.ID.String(),
@@ -74,13 +81,15 @@ func Open(ctx context.Context, cfg Config, kind, name string, maxTokenLifetime t
 }
 
 // FromSource returns an mTLS identity for src, which the caller keeps
-// owning (Close does not close it). It logs nothing; SetLogger sets where
-// refused handshakes are logged.
-func FromSource(src Source, maxTokenLifetime time.Duration, opts ...token.GeneratorOption) (*Identity, error) {
-	gen, err := NewTokenGenerator(src, maxTokenLifetime, opts...)
+// owning (Close does not close it). Options: WithLogger (refused handshakes,
+// connections closed for rotation), WithTokenOptions.
+func FromSource(src Source, maxTokenLifetime time.Duration, opts ...Option) (*Identity, error) {
+	o := applyOptions(opts)
+	gen, err := NewTokenGenerator(src, maxTokenLifetime, o.tokenOpts...)
 	if err != nil {
 		return nil, err
 	}
+	gen.t = newTracker(src, o.logger)
 	mode := ModeMemory
 	switch src.(type) {
 	case *FileSource:
@@ -88,14 +97,7 @@ func FromSource(src Source, maxTokenLifetime time.Duration, opts ...token.Genera
 	case *WorkloadSource:
 		mode = ModeWorkloadAPI
 	}
-	return &Identity{log: log.Discard(), mode: mode, src: src, gen: gen}, nil
-}
-
-// SetLogger sets where the identity logs refused handshakes.
-func (i *Identity) SetLogger(l logrus.FieldLogger) {
-	if l != nil {
-		i.log = l
-	}
+	return &Identity{log: o.logger, mode: mode, src: src, t: gen.t, gen: gen}, nil
 }
 
 // Mode says where the identity comes from.
@@ -107,7 +109,7 @@ func (i *Identity) Insecure() bool { return i.mode == ModeInsecure }
 // Source returns the SVID source; nil in the insecure mode.
 func (i *Identity) Source() Source { return i.src }
 
-// ID returns the current SPIFFE ID.
+// ID returns the current SPIFFE ID ("" when the source is closed).
 func (i *Identity) ID() string {
 	if i.src == nil {
 		return i.devID
@@ -119,26 +121,30 @@ func (i *Identity) ID() string {
 	return svid.ID.String()
 }
 
-// TokenGenerator returns the path-token generator (SVID-backed, see
-// TokenGenerator).
+// TokenGenerator returns the path-token generator: ES256 with the SVID key
+// (see TokenGenerator), bound to connections as the type says.
 func (i *Identity) TokenGenerator() token.Generator { return i.gen }
 
-// ServerCredentials returns the servers' transport credentials: mTLS, or
-// plaintext in the insecure mode.
+// ServerCredentials returns the servers' transport credentials: mTLS
+// (ServerTLSConfig, without session resumption), or plaintext in the
+// insecure mode. A refused handshake is logged with the reason: the
+// refused client often sees only a reset connection. Servers that receive
+// file descriptors wrap them with fdpass.ServerOptions.
 func (i *Identity) ServerCredentials() credentials.TransportCredentials {
 	if i.src == nil {
 		return insecure.NewCredentials()
 	}
-	return ServerCredentials(i.src, WithLogger(i.log))
+	return newBoundCreds(i.t, true)
 }
 
-// ClientCredentials returns the clients' transport credentials: mTLS, or
-// plaintext in the insecure mode.
+// ClientCredentials returns the clients' transport credentials: mTLS
+// (ClientTLSConfig), or plaintext in the insecure mode. Clients that send
+// file descriptors wrap them with fdpass.DialOptions.
 func (i *Identity) ClientCredentials() credentials.TransportCredentials {
 	if i.src == nil {
 		return insecure.NewCredentials()
 	}
-	return ClientCredentials(i.src)
+	return newBoundCreds(i.t, false)
 }
 
 // PerRPCCredentials returns the call credentials that send a path token
@@ -159,6 +165,12 @@ func (i *Identity) DialOptions() []grpc.DialOption {
 		grpc.WithTransportCredentials(i.ClientCredentials()),
 		grpc.WithPerRPCCredentials(i.PerRPCCredentials()),
 	}
+}
+
+// ServerOptions returns ServerCredentials as a server option, for servers
+// that receive no file descriptors.
+func (i *Identity) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.Creds(i.ServerCredentials())}
 }
 
 // Close releases the source Open made.

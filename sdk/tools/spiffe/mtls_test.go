@@ -42,22 +42,37 @@ type seen struct {
 	peerCert *x509.Certificate
 	tok      string
 	tokErr   error
+	// ownTok is the token the server made for the caller (as updatetoken
+	// does) with its identity's generator.
+	ownTok string
 }
 
-// serve starts a health server with creds on loopback; it records the
-// caller's certificate and path token of each call.
-func serve(t *testing.T, creds credentials.TransportCredentials) (string, *seen) {
+// ident returns an identity of src that the test closes.
+func ident(t *testing.T, src spiffe.Source, opts ...spiffe.Option) *spiffe.Identity {
+	t.Helper()
+	id, err := spiffe.FromSource(src, time.Hour, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = id.Close() })
+	return id
+}
+
+// serve starts a health server of id on loopback; it records the caller's
+// certificate and path token of each call, and signs a token for it.
+func serve(t *testing.T, id *spiffe.Identity) (string, *seen) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &seen{}
-	srv := grpc.NewServer(grpc.Creds(creds), grpc.UnaryInterceptor(
+	srv := grpc.NewServer(grpc.Creds(id.ServerCredentials()), grpc.UnaryInterceptor(
 		func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			s.mu.Lock()
 			if p, ok := peer.FromContext(ctx); ok {
 				s.peerCert = token.PeerCertificate(p.AuthInfo)
+				s.ownTok, _, _ = id.TokenGenerator().Generate(p.AuthInfo)
 			}
 			tok, _, _, err := token.FromIncoming(ctx)
 			s.tok, s.tokErr = tok, err
@@ -114,12 +129,8 @@ func TestMutualTLSWithTokens(t *testing.T) {
 	ca := devca.MustNew("nsmesh.local")
 	server := memory(t, ca, "spiffe://nsmesh.local/nsmgr/mgr")
 	client := memory(t, ca, "spiffe://nsmesh.local/nsc/c")
-	addr, s := serve(t, spiffe.ServerCredentials(server))
-	ident, err := spiffe.FromSource(client, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := check(t, addr, ident.DialOptions()...)
+	addr, s := serve(t, ident(t, server))
+	p, err := check(t, addr, ident(t, client).DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +166,7 @@ func TestHandshakeRefusals(t *testing.T) {
 	forged := devca.MustNew("nsmesh.local")
 	server := memory(t, ca, "spiffe://nsmesh.local/nsmgr/mgr")
 	logger, hook := logtest.NewNullLogger()
-	addr, s := serve(t, spiffe.ServerCredentials(server, spiffe.WithLogger(logger)))
+	addr, s := serve(t, ident(t, server, spiffe.WithLogger(logger)))
 	noCert := credentials.NewTLS(tlsconfig.TLSClientConfig(ca.Bundle(), tlsconfig.AuthorizeAny()))
 
 	// The refused client may see only a reset connection (TLS 1.3 ends its
@@ -168,8 +179,8 @@ func TestHandshakeRefusals(t *testing.T) {
 	}{
 		{"plaintext", insecure.NewCredentials(), "first record does not look like a TLS handshake"},
 		{"no client certificate", noCert, "client didn't provide a certificate"},
-		{"other trust domain", spiffe.ClientCredentials(attacker(t, evil, "spiffe://evil.example/nsc/x", ca)), `no X.509 bundle for trust domain "evil.example"`},
-		{"forged CA of our trust domain", spiffe.ClientCredentials(attacker(t, forged, "spiffe://nsmesh.local/nsc/x", ca)), "certificate signed by unknown authority"},
+		{"other trust domain", ident(t, attacker(t, evil, "spiffe://evil.example/nsc/x", ca)).ClientCredentials(), `no X.509 bundle for trust domain "evil.example"`},
+		{"forged CA of our trust domain", ident(t, attacker(t, forged, "spiffe://nsmesh.local/nsc/x", ca)).ClientCredentials(), "certificate signed by unknown authority"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			hook.Reset()
@@ -198,9 +209,9 @@ func TestHandshakeRefusals(t *testing.T) {
 	}
 
 	// A client refuses a server of another trust domain as well.
-	evilAddr, _ := serve(t, spiffe.ServerCredentials(memory(t, evil, "spiffe://evil.example/nsmgr/x")))
+	evilAddr, _ := serve(t, ident(t, memory(t, evil, "spiffe://evil.example/nsmgr/x")))
 	client := memory(t, ca, "spiffe://nsmesh.local/nsc/c")
-	_, err := check(t, evilAddr, grpc.WithTransportCredentials(spiffe.ClientCredentials(client)))
+	_, err := check(t, evilAddr, grpc.WithTransportCredentials(ident(t, client).ClientCredentials()))
 	if err == nil || !strings.Contains(err.Error(), `no X.509 bundle for trust domain`) || !strings.Contains(err.Error(), "evil.example") {
 		t.Fatalf("client to a foreign server: %v", err)
 	}
@@ -220,9 +231,9 @@ func TestRotationReachesNewConnectionsAndTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer server.Close()
-	addr, _ := serve(t, spiffe.ServerCredentials(server))
+	addr, _ := serve(t, ident(t, server))
 	client := memory(t, ca, "spiffe://nsmesh.local/nsc/c")
-	dial := grpc.WithTransportCredentials(spiffe.ClientCredentials(client))
+	dial := grpc.WithTransportCredentials(ident(t, client).ClientCredentials())
 	p, err := check(t, addr, dial)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/log"
 )
 
@@ -30,8 +31,9 @@ type Source interface {
 type Option func(*options)
 
 type options struct {
-	logger logrus.FieldLogger
-	poll   time.Duration
+	logger    logrus.FieldLogger
+	poll      time.Duration
+	tokenOpts []token.GeneratorOption
 }
 
 // DefaultPollInterval is how often a FileSource looks at its files.
@@ -43,6 +45,12 @@ func WithLogger(l logrus.FieldLogger) Option { return func(o *options) { o.logge
 // WithPollInterval sets how often a FileSource checks its files
 // (DefaultPollInterval).
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+
+// WithTokenOptions passes options to the token generator
+// (token.WithClock in tests).
+func WithTokenOptions(opts ...token.GeneratorOption) Option {
+	return func(o *options) { o.tokenOpts = append(o.tokenOpts, opts...) }
+}
 
 func applyOptions(opts []Option) options {
 	o := options{logger: log.Discard(), poll: DefaultPollInterval}
