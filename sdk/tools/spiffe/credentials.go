@@ -26,4 +26,3 @@ func ServerTLSConfig(src Source) *tls.Config {
 func ClientTLSConfig(src Source) *tls.Config {
 	return tlsconfig.MTLSClientConfig(src, src, tlsconfig.AuthorizeAny())
 }
-
