@@ -152,3 +152,15 @@ check: verify lint test ## verify, lint and test: everything CI cares about
 .PHONY: clean
 clean: ## Remove ./bin and the generator binaries in ./.bin
 	rm -rf "$(BIN)" "$(CURDIR)/.bin"
+
+.PHONY: demo
+demo: setup ## Build, run a two-node mesh in network namespaces, show the connections and a ping, tear down (root; DEMO_ARGS=--wait stays up)
+	@./hack/demo.sh $(DEMO_ARGS)
+
+.PHONY: e2e
+e2e: setup ## Run only the end-to-end tests: the real binaries in network namespaces (root)
+	@cd test && $(GO) test $(TESTFLAGS) -count=1 ./e2e/
+
+.PHONY: bench-e2e
+bench-e2e: setup ## Measure latency, throughput, memory and goroutines on the real data plane (root); see docs/performance.md
+	@./hack/bench-e2e.sh

@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs what the build and the tests need on a fresh Debian machine:
 # protoc (make generate / verify), iproute2 (netns end-to-end tests), iperf3
-# (throughput benchmarks). Installs only when run as root and something is
+# (throughput benchmarks), ping (make demo). Installs only when run as root and something is
 # missing; otherwise it says what is missing and goes on.
 set -euo pipefail
 need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v ip >/dev/null || need+=(iproute2)
 command -v iperf3 >/dev/null || need+=(iperf3)
+command -v ping >/dev/null || need+=(iputils-ping)
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
 fi
