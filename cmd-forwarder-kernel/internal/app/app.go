@@ -63,6 +63,12 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 		}
 	}
 
+	if cfg.PprofListenOn != "" {
+		if err := command.ServePprof(ctx, cfg.PprofListenOn, log); err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+	}
+
 	// Identity: an ephemeral key until SPIFFE SVIDs are wired (issue 4).
 	gen, err := command.DevIdentity("forwarder", cfg.Name, cfg.MaxTokenLifetime)
 	if err != nil {

@@ -36,6 +36,8 @@ type env struct {
 	DialTimeout      time.Duration   `default:"750ms" split_words:"true" desc:"timeout for dialing the nsmgr, endpoints and remote nsmgrs"`
 	LogLevel         string          `default:"INFO" split_words:"true" desc:"TRACE, DEBUG, INFO, WARN, ERROR; SIGUSR1 switches to TRACE, SIGUSR2 back"`
 	AdoptionGrace    string          `split_words:"true" desc:"how long interfaces of an earlier run wait to be adopted before unclaimed ones are deleted; empty: NSM_MAX_TOKEN_LIFETIME; 0s: delete at start"`
+	PprofEnabled     bool            `default:"false" split_words:"true" desc:"serve net/http/pprof on NSM_PPROF_LISTEN_ON"`
+	PprofListenOn    string          `default:"localhost:6060" split_words:"true" desc:"host:port of the pprof server"`
 }
 
 // Config is the checked configuration.
@@ -51,6 +53,9 @@ type Config struct {
 	DialTimeout      time.Duration
 	LogLevel         logrus.Level
 	AdoptionGrace    time.Duration
+	// PprofListenOn is where net/http/pprof is served; empty unless
+	// NSM_PPROF_ENABLED.
+	PprofListenOn string
 }
 
 // ErrConfig is wrapped by every error of FromEnv.
@@ -114,6 +119,12 @@ func (e env) check() (*Config, error) {
 	}
 	if c.LogLevel, err = command.ParseLevel(e.LogLevel); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if e.PprofEnabled {
+		if err := command.CheckPprofListenOn(e.PprofListenOn); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		c.PprofListenOn = e.PprofListenOn
 	}
 	return c, nil
 }

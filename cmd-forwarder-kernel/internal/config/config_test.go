@@ -95,6 +95,16 @@ func TestFromEnv(t *testing.T) {
 				t.Errorf("level %s", c.LogLevel)
 			}
 		}},
+		{"pprof off by default", map[string]string{"NSM_PPROF_LISTEN_ON": "localhost:7000"}, func(t *testing.T, c *config.Config) {
+			if c.PprofListenOn != "" {
+				t.Errorf("pprof %q without NSM_PPROF_ENABLED", c.PprofListenOn)
+			}
+		}},
+		{"pprof enabled", map[string]string{"NSM_PPROF_ENABLED": "true", "NSM_PPROF_LISTEN_ON": "localhost:7000"}, func(t *testing.T, c *config.Config) {
+			if c.PprofListenOn != "localhost:7000" {
+				t.Errorf("pprof %q", c.PprofListenOn)
+			}
+		}},
 		{"empty labels", map[string]string{"NSM_LABELS": ""}, func(t *testing.T, c *config.Config) {
 			if len(c.Labels) != 0 {
 				t.Errorf("labels %v", c.Labels)
@@ -136,10 +146,15 @@ func TestFromEnvErrors(t *testing.T) {
 		{"NSM_LOG_LEVEL", "loud", `NSM_LOG_LEVEL: bad value "loud"`},
 		{"NSM_ADOPTION_GRACE", "-1m", "non-negative"},
 		{"NSM_ADOPTION_GRACE", "soon", "non-negative"},
+		{"NSM_PPROF_ENABLED", "sure", "NSM_PPROF_ENABLED"},
+		{"NSM_PPROF_LISTEN_ON", "6060", "host:port"},
 	} {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
 			clearEnv(t)
 			t.Setenv(tt.key, tt.value)
+			if tt.key == "NSM_PPROF_LISTEN_ON" {
+				t.Setenv("NSM_PPROF_ENABLED", "true")
+			}
 			_, err := config.FromEnv()
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, config.ErrConfig) {
 				t.Fatalf("error %v, want ErrConfig containing %q", err, tt.want)
@@ -157,7 +172,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_CONNECT_TO", "NSM_TUNNEL_IP", "NSM_VXLAN_PORT", "NSM_LABELS",
-		"NSM_MAX_TOKEN_LIFETIME", "NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_ADOPTION_GRACE"} {
+		"NSM_MAX_TOKEN_LIFETIME", "NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_ADOPTION_GRACE", "NSM_PPROF_ENABLED", "NSM_PPROF_LISTEN_ON"} {
 		if !strings.Contains(b.String(), k) {
 			t.Errorf("usage lacks %s:\n%s", k, b.String())
 		}

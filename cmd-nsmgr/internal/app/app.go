@@ -37,6 +37,11 @@ func Run(ctx context.Context, cfg *config.Config, ready ...func([]net.Addr)) err
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
+	if cfg.PprofListenOn != "" {
+		if err := command.ServePprof(ctx, cfg.PprofListenOn, log); err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+	}
 	log.Warn("insecure: no TLS (development mode)")
 	creds := insecure.NewCredentials()
 	dialOpts := append(fdpass.DialOptions(creds), grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))

@@ -31,6 +31,8 @@ type env struct {
 	DialTimeout                 time.Duration `default:"750ms" split_words:"true"`
 	ForwarderNetworkServiceName string        `default:"forwarder" split_words:"true"`
 	LogLevel                    string        `default:"INFO" split_words:"true"`
+	PprofEnabled                bool          `default:"false" split_words:"true"`
+	PprofListenOn               string        `default:"localhost:6060" split_words:"true"`
 }
 
 // Config is the checked configuration.
@@ -53,6 +55,9 @@ type Config struct {
 	ForwarderServiceName string
 	// LogLevel is NSM_LOG_LEVEL.
 	LogLevel logrus.Level
+	// PprofListenOn is where net/http/pprof is served (NSM_PPROF_LISTEN_ON);
+	// empty unless NSM_PPROF_ENABLED.
+	PprofListenOn string
 }
 
 // Load reads and checks the environment.
@@ -110,6 +115,12 @@ func check(e *env, ipOf func() (net.IP, error)) (*Config, error) {
 	}
 	if c.LogLevel, err = command.ParseLevel(e.LogLevel); err != nil {
 		return nil, err
+	}
+	if e.PprofEnabled {
+		if err := command.CheckPprofListenOn(e.PprofListenOn); err != nil {
+			return nil, err
+		}
+		c.PprofListenOn = e.PprofListenOn
 	}
 	return c, nil
 }

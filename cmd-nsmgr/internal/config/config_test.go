@@ -36,6 +36,8 @@ func TestCheck(t *testing.T) {
 		{name: "non-positive dial timeout", mod: func(e *env) { e.DialTimeout = -time.Second }, wantErr: "NSM_DIAL_TIMEOUT"},
 		{name: "bad log level", mod: func(e *env) { e.LogLevel = "LOUD" }, wantErr: "NSM_LOG_LEVEL: bad value \"LOUD\""},
 		{name: "empty forwarder service", mod: func(e *env) { e.ForwarderNetworkServiceName = "" }, wantErr: "NSM_FORWARDER_NETWORK_SERVICE_NAME"},
+		{name: "pprof listen address checked when enabled", mod: func(e *env) { e.PprofEnabled, e.PprofListenOn = true, "6060" }, wantErr: "NSM_PPROF_LISTEN_ON: bad value \"6060\": want host:port"},
+		{name: "pprof listen address ignored when disabled", mod: func(e *env) { e.PprofListenOn = "6060" }, public: "tcp://10.1.2.3:5001"},
 		{name: "no host address for an unspecified listener", mod: func(*env) {}, ipOf: func() (net.IP, error) { return nil, errors.New("no interfaces") }, wantErr: "name the address"},
 	}
 	for _, tt := range tests {
@@ -79,6 +81,16 @@ func TestLoadReadsEnvironment(t *testing.T) {
 	}
 	if c.Name != "mgr-a" || c.DialTimeout != 2*time.Second || len(c.ListenOn) != 2 {
 		t.Fatalf("config %+v", c)
+	}
+	if c.PprofListenOn != "" {
+		t.Fatalf("pprof %q by default", c.PprofListenOn)
+	}
+	t.Setenv("NSM_PPROF_ENABLED", "true")
+	if c, err = Load(); err != nil {
+		t.Fatal(err)
+	}
+	if c.PprofListenOn != "localhost:6060" {
+		t.Fatalf("pprof %q, want upstream's default localhost:6060", c.PprofListenOn)
 	}
 	t.Setenv("NSM_DIAL_TIMEOUT", "soon")
 	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "NSM_DIAL_TIMEOUT") {
