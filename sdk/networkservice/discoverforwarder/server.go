@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -60,7 +61,12 @@ func WithNow(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
-var stickyKey = metadata.NewKey[string]("discoverforwarder.sticky")
+var (
+	stickyKey = metadata.NewKey[string]("discoverforwarder.sticky")
+	// stickyURLKey is where the sticky forwarder was reached, for when the
+	// registry no longer lists it.
+	stickyURLKey = metadata.NewKey[*url.URL]("discoverforwarder.url")
+)
 
 // Forwarder returns the name of the forwarder the connection being handled
 // sticks to.
@@ -95,21 +101,36 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 	reselect := conn.GetState() == networkservice.State_RESELECT_REQUESTED
 	if reselect {
 		stickyKey.Delete(ctx, metadata.Server)
+		stickyURLKey.Delete(ctx, metadata.Server)
 	}
 	sticky, _ := stickyKey.Load(ctx, metadata.Server)
+	logger := log.FromContext(ctx, s.o.logger).WithField("element", "discoverforwarder")
 
-	ns, err := discover.FindService(ctx, s.ns, conn.GetNetworkService(), conn.GetPayload())
-	switch {
-	case status.Code(err) == codes.NotFound:
+	ns, nsErr := discover.FindService(ctx, s.ns, conn.GetNetworkService(), conn.GetPayload())
+	if status.Code(nsErr) == codes.NotFound {
 		// The service is only needed for its matches. Without it (a registry
 		// that restarted empty, a service registered elsewhere) forwarders are
 		// chosen by the default labels, and the forwarder's own discovery
 		// tells a client that the service does not exist.
-		ns = &registry.NetworkService{Name: conn.GetNetworkService()}
-	case err != nil:
-		return nil, err
+		ns, nsErr = &registry.NetworkService{Name: conn.GetNetworkService()}, nil
 	}
 	all, err := s.find(ctx, sticky)
+	if last, ok := stickyURLKey.Load(ctx, metadata.Server); ok && sticky != "" && (nsErr != nil || err != nil || len(all) == 0) {
+		// The registry lost the forwarder this connection runs through (it
+		// restarted empty, the forwarder has not registered again yet) or
+		// cannot be asked: the connection must not suffer, refresh it where
+		// it is.
+		logger.Debugf("forwarder %s of %s is not listed by the registry (%v): using %s", sticky, conn.GetId(), errors.Join(nsErr, err), last)
+		out, err := s.Next().Request(clienturlctx.WithClientURL(ctx, last), req.Clone())
+		if err != nil {
+			st := status.Convert(err)
+			return nil, status.Errorf(codes.Unavailable, "forwarder %q is not available: %s", sticky, st.Message())
+		}
+		return out, nil
+	}
+	if nsErr != nil {
+		return nil, nsErr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +155,6 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 		}
 	}
 
-	logger := log.FromContext(ctx, s.o.logger).WithField("element", "discoverforwarder")
 	var tried []string
 	var codesSeen []codes.Code
 	for _, fwd := range cands {
@@ -147,6 +167,7 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 			out, err = s.Next().Request(clienturlctx.WithClientURL(ctx, u), req.Clone())
 			if err == nil {
 				stickyKey.Store(ctx, metadata.Server, fwd.GetName())
+				stickyURLKey.Store(ctx, metadata.Server, u)
 				return out, nil
 			}
 		}
@@ -176,6 +197,9 @@ func (s *server) Close(ctx context.Context, conn *networkservice.Connection) (*e
 			if err = uerr; err == nil {
 				ctx = clienturlctx.WithClientURL(ctx, u)
 			}
+		}
+		if last, ok := stickyURLKey.Load(ctx, metadata.Server); err != nil && ok {
+			ctx, err = clienturlctx.WithClientURL(ctx, last), nil
 		}
 		if err != nil {
 			log.FromContext(ctx, s.o.logger).WithField("element", "discoverforwarder").

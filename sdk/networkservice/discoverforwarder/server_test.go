@@ -222,8 +222,17 @@ func TestStickiness(t *testing.T) {
 		t.Fatalf("tried %v, want %v", e.fwd.requests, want)
 	}
 
-	// The sticky forwarder disappears: refresh fails with a clear message.
+	// The registry loses the sticky forwarder (it restarted empty): the
+	// refresh still goes to f2, where it was before.
 	e.reg.RemoveNSE("f2")
+	if _, err := e.srv.Request(ctx, request("c1", nil)); err != nil {
+		t.Fatalf("refresh of a forwarder the registry lost: %v", err)
+	}
+	if got := e.fwd.requests[len(e.fwd.requests)-1]; got != "f2" {
+		t.Fatalf("refresh went to %s, want f2", got)
+	}
+	// f2 is really gone: the refresh fails with a clear message.
+	e.fwd.down["f2"] = true
 	_, err := e.srv.Request(ctx, request("c1", nil))
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), `forwarder "f2" is not available`) {
 		t.Fatalf("want Unavailable about f2, got %v", err)
@@ -240,12 +249,12 @@ func TestStickiness(t *testing.T) {
 	}
 
 	// Close goes to the sticky forwarder. The first Close is begin's, for
-	// the old path on reselect: f2 is gone, so it carries no URL.
+	// the old path on reselect: the registry lost f2, its last URL is used.
 	if _, err := e.srv.Close(ctx, request("c1", nil).GetConnection()); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(e.fwd.closes, []string{"", "f1"}) {
-		t.Fatalf("closes %v, want [\"\" f1]", e.fwd.closes)
+	if !slices.Equal(e.fwd.closes, []string{"f2", "f1"}) {
+		t.Fatalf("closes %v, want [f2 f1]", e.fwd.closes)
 	}
 }
 
@@ -263,17 +272,47 @@ func TestReselectIgnoresPathForwarder(t *testing.T) {
 }
 
 func TestCloseWithoutForwarder(t *testing.T) {
+	// Neither the registry nor this nsmgr (restarted) knows where the path's
+	// forwarder is: Close still goes down the chain.
 	e := newEnv(t, &registry.NetworkService{Name: "svc"}, forwarder("f1", nil))
-	ctx := context.Background()
-	if _, err := e.srv.Request(ctx, request("c1", nil)); err != nil {
+	conn := request("c1", nil).GetConnection()
+	conn.Path.PathSegments = append(conn.Path.PathSegments, &networkservice.PathSegment{Name: "f-gone"})
+	df, err := discoverforwarder.NewServer(e.reg.NS(), e.reg.NSE(), discoverforwarder.WithNSMgrURL(nsmgrURL))
+	if err != nil {
 		t.Fatal(err)
 	}
-	e.reg.RemoveNSE("f1")
-	if _, err := e.srv.Close(ctx, request("c1", nil).GetConnection()); err != nil {
+	if _, err := chain.NewServer(df, e.fwd).Close(context.Background(), conn); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(e.fwd.closes, []string{""}) {
 		t.Fatalf("closes %v, want one Close without URL", e.fwd.closes)
+	}
+}
+
+// A registry that cannot be asked (restarting) does not fail the refresh of
+// an established connection either.
+func TestRegistryDownKeepsStickyForwarder(t *testing.T) {
+	e := newEnv(t, &registry.NetworkService{Name: "svc"}, forwarder("f1", nil), forwarder("f2", nil))
+	ctx := context.Background()
+	if _, err := e.srv.Request(ctx, request("c1", nil)); err != nil {
+		t.Fatal(err)
+	}
+	e.reg.SetFindError(status.Error(codes.Unavailable, "registry is restarting"))
+	if _, err := e.srv.Request(ctx, request("c1", nil)); err != nil {
+		t.Fatalf("refresh while the registry is down: %v", err)
+	}
+	if !slices.Equal(e.fwd.requests, []string{"f1", "f1"}) {
+		t.Fatalf("tried %v, want [f1 f1]", e.fwd.requests)
+	}
+	// A new connection needs the registry.
+	if _, err := e.srv.Request(ctx, request("c2", nil)); status.Code(err) != codes.Unavailable {
+		t.Fatalf("new connection while the registry is down: %v, want Unavailable", err)
+	}
+	if _, err := e.srv.Close(ctx, request("c1", nil).GetConnection()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(e.fwd.closes, []string{"f1"}) {
+		t.Fatalf("closes %v, want [f1]", e.fwd.closes)
 	}
 }
 
