@@ -8,7 +8,10 @@
 //   - A context that already carries a client URL is left alone.
 //   - A connection that names its endpoint (network_service_endpoint_name,
 //     set on refresh) goes to that endpoint's URL; an unknown name fails with
-//     codes.NotFound.
+//     codes.NotFound, unless this connection reached that endpoint before:
+//     then the registry lost it (restarted empty) or cannot be asked, and the
+//     Request (or Close) goes to the URL it was reached at (Server metadata),
+//     so a registry restart never fails a refresh.
 //   - Otherwise the network service must exist (codes.NotFound "network
 //     service %q not found"); its unexpired endpoints are filtered with
 //     MatchEndpoints against the connection's labels; connection.payload is

@@ -19,6 +19,7 @@ import (
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
+	"github.com/nsmesh/nsmesh/sdk/core/metadata"
 	"github.com/nsmesh/nsmesh/sdk/tools/clienturlctx"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 	"github.com/nsmesh/nsmesh/sdk/tools/log"
@@ -53,15 +54,25 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 	}
 	conn := req.GetConnection()
 	if name := conn.GetNetworkServiceEndpointName(); name != "" {
-		nse, err := FindEndpoint(ctx, s.nse, name)
+		u, err := s.endpointURL(ctx, name)
+		if err != nil {
+			last, ok := reachedKey.Load(ctx, metadata.Server)
+			if !ok || last.name != name {
+				return nil, err
+			}
+			// The registry lost the endpoint this connection runs to (it
+			// restarted empty, the endpoint has not registered again yet) or
+			// cannot be asked: refresh the connection where it is.
+			log.FromContext(ctx, s.o.logger).WithField("element", "discover").
+				Debugf("endpoint %s of %s is not listed by the registry (%v): using %s", name, conn.GetId(), err, last.u)
+			u = last.u
+		}
+		out, err := s.Next().Request(clienturlctx.WithClientURL(ctx, u), req)
 		if err != nil {
 			return nil, err
 		}
-		u, err := EndpointURL(nse)
-		if err != nil {
-			return nil, err
-		}
-		return s.Next().Request(clienturlctx.WithClientURL(ctx, u), req)
+		reachedKey.Store(ctx, metadata.Server, reached{name: name, u: u})
+		return out, nil
 	}
 	ns, err := FindService(ctx, s.ns, conn.GetNetworkService(), conn.GetPayload())
 	if err != nil {
@@ -74,17 +85,45 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 	if ns.GetPayload() != "" {
 		conn.Payload = ns.GetPayload()
 	}
-	return s.Next().Request(WithCandidates(ctx, &Candidates{NetworkService: ns, Endpoints: nses}), req)
+	out, err := s.Next().Request(WithCandidates(ctx, &Candidates{NetworkService: ns, Endpoints: nses}), req)
+	if err != nil {
+		return nil, err
+	}
+	for _, nse := range nses {
+		if nse.GetName() == out.GetNetworkServiceEndpointName() {
+			if u, err := EndpointURL(nse); err == nil {
+				reachedKey.Store(ctx, metadata.Server, reached{name: nse.GetName(), u: u})
+			}
+		}
+	}
+	return out, nil
+}
+
+// reached is where a connection's endpoint was reached last.
+type reached struct {
+	name string
+	u    *url.URL
+}
+
+var reachedKey = metadata.NewKey[reached]("discover.reached")
+
+// endpointURL looks the endpoint called name up in the registry.
+func (s *server) endpointURL(ctx context.Context, name string) (*url.URL, error) {
+	nse, err := FindEndpoint(ctx, s.nse, name)
+	if err != nil {
+		return nil, err
+	}
+	return EndpointURL(nse)
 }
 
 func (s *server) Close(ctx context.Context, conn *networkservice.Connection) (*emptypb.Empty, error) {
 	if name := conn.GetNetworkServiceEndpointName(); name != "" && clienturlctx.ClientURL(ctx) == nil {
-		nse, err := FindEndpoint(ctx, s.nse, name)
+		u, err := s.endpointURL(ctx, name)
+		if last, ok := reachedKey.Load(ctx, metadata.Server); err != nil && ok && last.name == name {
+			u, err = last.u, nil
+		}
 		if err == nil {
-			var u *url.URL
-			if u, err = EndpointURL(nse); err == nil {
-				ctx = clienturlctx.WithClientURL(ctx, u)
-			}
+			ctx = clienturlctx.WithClientURL(ctx, u)
 		}
 		if err != nil {
 			log.FromContext(ctx, s.o.logger).WithField("element", "discover").

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/apis/registry"
+	"github.com/nsmesh/nsmesh/sdk/core/begin"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/discover"
 	"github.com/nsmesh/nsmesh/sdk/tools/clienturlctx"
@@ -325,4 +326,73 @@ func TestDiscoverRegistryErrors(t *testing.T) {
 	if _, err := discover.NewServer(nil, reg.NSE()); err == nil {
 		t.Fatal("NewServer accepted a nil client")
 	}
+}
+
+// The registry loses the endpoint of an established connection (it
+// restarted empty) or cannot be asked: the refresh and the Close still go to
+// where the connection was; a connection that never reached the endpoint
+// still gets NotFound.
+func TestDiscoverRegistryLostEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		lose func(*fakes.Registry)
+	}{
+		{"registry restarted empty", func(r *fakes.Registry) { r.RemoveNSE("a") }},
+		{"registry unreachable", func(r *fakes.Registry) { r.SetFindError(status.Error(codes.Unavailable, "registry down")) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := fakes.NewRegistry()
+			reg.AddNS(&registry.NetworkService{Name: "svc"})
+			reg.AddNSE(nse("a", nil))
+			d, err := discover.NewServer(reg.NS(), reg.NSE())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &capture{}
+			srv := chain.NewServer(begin.NewServer(), d, &pick{}, c)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			conn, err := srv.Request(ctx, &networkservice.NetworkServiceRequest{Connection: &networkservice.Connection{Id: "c1", NetworkService: "svc"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.lose(reg)
+			if _, err := srv.Request(ctx, &networkservice.NetworkServiceRequest{Connection: conn.Clone()}); err != nil {
+				t.Fatalf("refresh after the registry lost the endpoint: %v", err)
+			}
+			if c.url != "unix:///run/a.sock" {
+				t.Fatalf("refresh went to %q, want the endpoint's last URL", c.url)
+			}
+			other := conn.Clone()
+			other.Id = "c2"
+			if _, err := srv.Request(ctx, &networkservice.NetworkServiceRequest{Connection: other}); err == nil {
+				t.Fatal("a connection that never reached the endpoint was served without the registry")
+			}
+			if _, err := srv.Close(ctx, conn); err != nil {
+				t.Fatal(err)
+			}
+			if c.url != "unix:///run/a.sock" {
+				t.Fatalf("close went to %q, want the endpoint's last URL", c.url)
+			}
+		})
+	}
+}
+
+// pick stands for roundrobin: it takes the first candidate.
+type pick struct{ chain.ServerLink }
+
+func (p *pick) Request(ctx context.Context, req *networkservice.NetworkServiceRequest) (*networkservice.Connection, error) {
+	if cs := discover.CandidatesFromContext(ctx); cs != nil && clienturlctx.ClientURL(ctx) == nil && len(cs.Endpoints) > 0 {
+		u, err := discover.EndpointURL(cs.Endpoints[0])
+		if err != nil {
+			return nil, err
+		}
+		req.GetConnection().NetworkServiceEndpointName = cs.Endpoints[0].GetName()
+		ctx = clienturlctx.WithClientURL(ctx, u)
+	}
+	return p.Next().Request(ctx, req)
+}
+
+func (p *pick) Close(ctx context.Context, conn *networkservice.Connection) (*emptypb.Empty, error) {
+	return p.Next().Close(ctx, conn)
 }
