@@ -4,7 +4,9 @@
 package wireguard
 
 import (
+	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -101,7 +103,16 @@ func wgLogger(log logrus.FieldLogger) *device.Logger {
 	}
 	return &device.Logger{
 		Verbosef: func(format string, args ...any) { verbose("wireguard-go: "+format, args...) },
-		Errorf:   func(format string, args ...any) { log.Warnf("wireguard-go: "+format, args...) },
+		Errorf: func(format string, args ...any) {
+			msg := fmt.Sprintf(format, args...)
+			if strings.Contains(msg, "no known endpoint") {
+				// An end that waits for its peer to greet it first (no
+				// endpoint configured) has packets to send meanwhile.
+				log.Debug("wireguard-go: " + msg)
+				return
+			}
+			log.Warn("wireguard-go: " + msg)
+		},
 	}
 }
 

@@ -17,6 +17,15 @@
 // one peer, with allowed IPs 0.0.0.0/0 and ::/0: the interface is point to
 // point, routing is the connection context's business.
 //
+// Only one end should know the other's endpoint. When both ends initiate a
+// handshake at the same moment (both have packets as soon as their
+// interfaces come up: the kernel's own IPv6 neighbour and multicast
+// messages suffice), each drops the response to its own initiation and the
+// tunnel waits for WireGuard's 5-second retry. So the endpoint's side is
+// configured without the peer's endpoint (Peer.Endpoint zero): it learns it
+// from the client side's first handshake, as a WireGuard "server" does, and
+// queues its packets until then.
+//
 // The TUN is created in the host namespace under a random temporary name,
 // moved into the workload's namespace with netlink, and renamed there; its
 // descriptor stays in the forwarder. (Opening /dev/net/tun from a thread in

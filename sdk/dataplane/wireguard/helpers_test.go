@@ -202,12 +202,12 @@ func (n topology) ends(t testing.TB, portA, portB uint16) (a, b wireguard.Config
 	a = wireguard.Config{
 		Mark: kernel.Mark{Owner: "wg-" + runID + "-a", ConnID: "conn"}, Host: n.nodeA.NetNS,
 		End: kernel.Endpoint{NS: n.wA.NetNS, Name: "nsm-wg"}, PrivateKey: privA, ListenPort: portA,
-		Peer: wireguard.Peer{PublicKey: pubB, Endpoint: netip.AddrPortFrom(n.ipB, portB)}, MTU: mtu,
+		Peer: wireguard.Peer{PublicKey: pubB, Endpoint: netip.AddrPortFrom(n.ipB, portB)}, MTU: mtu, Keepalive: 25 * time.Second,
 	}
 	b = wireguard.Config{
 		Mark: kernel.Mark{Owner: "wg-" + runID + "-b", ConnID: "conn"}, Host: n.nodeB.NetNS,
 		End: kernel.Endpoint{NS: n.wB.NetNS, Name: "icmp-wg"}, PrivateKey: privB, ListenPort: portB,
-		Peer: wireguard.Peer{PublicKey: pubA, Endpoint: netip.AddrPortFrom(n.ipA, portA)}, MTU: mtu,
+		Peer: wireguard.Peer{PublicKey: pubA}, MTU: mtu, // learns A's endpoint
 	}
 	return a, b
 }

@@ -52,7 +52,10 @@ func MTUFor(underlay int, remote netip.Addr) int {
 type Peer struct {
 	// PublicKey is the peer forwarder's key for this connection.
 	PublicKey apiwg.Key
-	// Endpoint is the peer forwarder's tunnel address and UDP port.
+	// Endpoint is the peer forwarder's tunnel address and UDP port. The
+	// zero value leaves it to be learned from the peer's first handshake:
+	// this end then never initiates, which is what the endpoint's side of a
+	// connection wants (see the package documentation).
 	Endpoint netip.AddrPort
 }
 
@@ -96,7 +99,7 @@ func (c Config) validate() error {
 		return errors.New("no peer public key")
 	case c.ListenPort == 0:
 		return errors.New("no listen port")
-	case !c.Peer.Endpoint.IsValid() || c.Peer.Endpoint.Port() == 0 || c.Peer.Endpoint.Addr().IsUnspecified():
+	case c.Peer.Endpoint.IsValid() && (c.Peer.Endpoint.Port() == 0 || c.Peer.Endpoint.Addr().IsUnspecified()):
 		return fmt.Errorf("peer endpoint %s is not an address and port", c.Peer.Endpoint)
 	case c.MTU < MinMTU || c.MTU > MaxMTU:
 		return fmt.Errorf("mtu %d out of range %d..%d", c.MTU, MinMTU, MaxMTU)
@@ -109,7 +112,10 @@ func (c Config) validate() error {
 // peerLines is the UAPI peer section: the only peer, every address routed
 // to it.
 func (c Config) peerLines(b *strings.Builder) {
-	fmt.Fprintf(b, "replace_peers=true\npublic_key=%s\nendpoint=%s\n", hex.EncodeToString(c.Peer.PublicKey[:]), c.Peer.Endpoint)
+	fmt.Fprintf(b, "replace_peers=true\npublic_key=%s\n", hex.EncodeToString(c.Peer.PublicKey[:]))
+	if c.Peer.Endpoint.IsValid() {
+		fmt.Fprintf(b, "endpoint=%s\n", c.Peer.Endpoint)
+	}
 	fmt.Fprintf(b, "persistent_keepalive_interval=%d\n", int(c.Keepalive/time.Second))
 	b.WriteString("replace_allowed_ips=true\nallowed_ip=0.0.0.0/0\nallowed_ip=::/0\n")
 }
@@ -138,7 +144,7 @@ func New(ctx context.Context, log logrus.FieldLogger, cfg Config) (*Tunnel, erro
 		return nil, wrap(err)
 	}
 	log = logger(log).WithFields(logrus.Fields{"conn": cfg.Mark.ConnID, "if": cfg.End.String(),
-		"port": cfg.ListenPort, "peer": cfg.Peer.Endpoint.String()})
+		"port": cfg.ListenPort, "peer": peerString(cfg.Peer)})
 	hw, err := handleIn(cfg.End.NS)
 	if err != nil {
 		return nil, wrap(err)
@@ -225,7 +231,7 @@ func (t *Tunnel) Update(ctx context.Context, log logrus.FieldLogger, cfg Config)
 		if err := t.dev.IpcSet(b.String()); err != nil {
 			return wrap(err)
 		}
-		log.WithFields(logrus.Fields{"port": cfg.ListenPort, "peer": cfg.Peer.Endpoint.String()}).Info("wireguard: updated tunnel")
+		log.WithFields(logrus.Fields{"port": cfg.ListenPort, "peer": peerString(cfg.Peer)}).Info("wireguard: updated tunnel")
 	}
 	if cfg.MTU != t.cfg.MTU {
 		h, err := handleIn(cfg.End.NS)
@@ -311,6 +317,13 @@ func (t *Tunnel) Stats() (Stats, error) {
 		s.LastHandshake = time.Unix(sec, nsec)
 	}
 	return s, nil
+}
+
+func peerString(p Peer) string {
+	if !p.Endpoint.IsValid() {
+		return "learned"
+	}
+	return p.Endpoint.String()
 }
 
 // clearName makes sure name is free in the workload namespace: a leftover

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	wgdp "github.com/nsmesh/nsmesh/sdk/dataplane/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 	"github.com/nsmesh/nsmesh/sdk/tools/log"
 )
@@ -32,7 +33,8 @@ type connState struct {
 	links []linkRef
 }
 
-// Dataplane programs connections with veth pairs and vxlan devices.
+// Dataplane programs connections with veth pairs, vxlan devices and
+// WireGuard tunnels.
 type Dataplane struct {
 	owner  string
 	o      options
@@ -45,12 +47,14 @@ type Dataplane struct {
 
 	mu    sync.Mutex
 	conns map[string]*connState
+	// tunnels are the running WireGuard tunnels by connection id.
+	tunnels map[string]*wgdp.Tunnel
 }
 
 // New returns the data plane of the forwarder named owner. owner is written
 // into every link's mark and must not contain ':'.
 func New(owner string, opts ...Option) (*Dataplane, error) {
-	o := options{logger: log.Discard(), grace: DefaultAdoptionGrace, scan: kernel.ScanNetNS}
+	o := options{logger: log.Discard(), grace: DefaultAdoptionGrace, scan: kernel.ScanNetNS, wgKeepalive: DefaultWireGuardKeepalive}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -60,11 +64,15 @@ func New(owner string, opts ...Option) (*Dataplane, error) {
 	if o.grace < 0 {
 		return nil, fmt.Errorf("kernelxc: negative adoption grace %s", o.grace)
 	}
+	if o.wgKeepalive < 0 {
+		return nil, fmt.Errorf("kernelxc: negative WireGuard keepalive %s", o.wgKeepalive)
+	}
 	return &Dataplane{
-		owner:  owner,
-		o:      o,
-		logger: o.logger.WithField("element", "kernelxc"),
-		conns:  make(map[string]*connState),
+		owner:   owner,
+		o:       o,
+		logger:  o.logger.WithField("element", "kernelxc"),
+		conns:   make(map[string]*connState),
+		tunnels: make(map[string]*wgdp.Tunnel),
 	}, nil
 }
 
@@ -102,7 +110,8 @@ func (d *Dataplane) Program(ctx context.Context, p *xconnect.Pair) error {
 
 	if prev := d.state(p.ID); prev != nil && !sameLinks(prev, pl.kind, refs) {
 		// The mechanisms now name other interfaces: the old ones would be
-		// orphans (and could hold the VNI).
+		// orphans (and could hold the VNI or the port).
+		d.closeTunnel(p.ID)
 		d.deleteLinks(ctx, logger, pl.mark, prev.links)
 	}
 
@@ -111,6 +120,8 @@ func (d *Dataplane) Program(ctx context.Context, p *xconnect.Pair) error {
 		err = d.programVeth(ctx, logger, pl, nss)
 	case kindVxlan:
 		err = d.programVxlan(ctx, logger, pl, nss[0])
+	case kindWireguard:
+		err = d.programWireguard(ctx, logger, pl, nss[0])
 	}
 	if err != nil {
 		return err
@@ -221,6 +232,7 @@ func (d *Dataplane) Unprogram(ctx context.Context, p *xconnect.Pair) error {
 		}
 	}
 	logger := d.logger.WithField("conn", p.ID)
+	d.closeTunnel(p.ID)
 	err := d.deleteLinks(ctx, logger, kernel.Mark{Owner: d.owner, ConnID: p.ID}, refs)
 	logger.WithField("duration", time.Since(start)).Debug("kernelxc: unprogrammed")
 	return err

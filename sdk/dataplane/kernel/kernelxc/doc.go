@@ -18,6 +18,18 @@
 //   - upstream REMOTE/VXLAN, downstream LOCAL/KERNEL (this forwarder is on
 //     the endpoint's node): a vxlan device in the endpoint's netns, local =
 //     dst_ip, remote = src_ip, configured as SideDst.
+//   - upstream LOCAL/KERNEL, downstream REMOTE/WIREGUARD (client's node) and
+//     upstream REMOTE/WIREGUARD, downstream LOCAL/KERNEL (endpoint's node),
+//     with WithWireGuard: a userspace WireGuard tunnel (sdk/dataplane/wireguard)
+//     whose TUN interface is in the workload's netns and whose UDP socket,
+//     on this side's port (src_port or dst_port), is in the host namespace.
+//     The private key is the one behind this side's published public key
+//     (src_public_key or dst_public_key), looked up in WireGuardKeys; the
+//     peer is the other side's key. The client's side knows the peer's
+//     endpoint and sends keepalives; the endpoint's side learns the
+//     client's address from its first handshake (two ends greeting at once
+//     would stall the handshake for 5 s). MTU: the underlay's minus 60
+//     (IPv4) or 80 (IPv6), lowered like VXLAN's.
 //
 // Anything else (e.g. VXLAN on both sides) fails without touching the
 // kernel. The payload (IP or ETHERNET) needs no difference: the vxlan
@@ -55,6 +67,15 @@
 //     when its file:// URL no longer opens. Missing links are not an error.
 //   - Namespaces: every namespace opened by a call is closed before it
 //     returns, so the data plane never keeps a workload namespace alive.
+//   - WireGuard tunnels live in this process: the device, its keys and its
+//     TUN descriptor. Close (or the process's end) removes their interfaces,
+//     so a restarted forwarder never finds one to adopt: traffic stops until
+//     the connection is requested again (heal re-requests it), which
+//     negotiates new keys. A refresh updates a running tunnel in place (a new
+//     peer key or endpoint after the other forwarder restarted, a new port,
+//     the MTU) and recreates it only when the interface moved or the tunnel
+//     died with its namespace. The interfaces carry the Mark like the others,
+//     so Prune and DeleteByMark treat them alike.
 //   - Restart: Start scans all namespaces for links of this owner left by an
 //     earlier run. They are kept for the adoption grace period, during which
 //     re-requests (heal, refresh) adopt them through Program; after it, Prune
@@ -64,5 +85,5 @@
 //     grace prunes at once.
 //
 // Placement: forwarder.WithDataplane(dp) in the forwarder chain; call Start
-// before serving.
+// before serving and Close when done.
 package kernelxc

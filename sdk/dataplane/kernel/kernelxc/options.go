@@ -25,6 +25,9 @@ type options struct {
 	logger logrus.FieldLogger
 	grace  time.Duration
 	scan   func() ([]*kernel.NetNS, error)
+
+	wgKeys      WireGuardKeys
+	wgKeepalive time.Duration
 }
 
 // WithHostNetNS sets the namespace that holds the vxlan UDP sockets and

@@ -13,6 +13,7 @@ import (
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
 	vxlanmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/vxlan"
+	wgmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
@@ -26,6 +27,7 @@ type kind int
 const (
 	kindVeth kind = iota + 1
 	kindVxlan
+	kindWireguard
 )
 
 func (k kind) String() string {
@@ -34,6 +36,8 @@ func (k kind) String() string {
 		return "veth"
 	case kindVxlan:
 		return "vxlan"
+	case kindWireguard:
+		return "wireguard"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -58,8 +62,11 @@ type plan struct {
 	vni           uint32
 	local, remote net.IP
 	port          int
-	// mtuCap is the vxlan mechanism's MTU parameter, 0 when absent.
+	// mtuCap is the tunnel mechanism's MTU parameter, 0 when absent.
 	mtuCap int
+
+	// wg is set for kindWireguard.
+	wg *wgPlan
 }
 
 // makePlan decides what to program for p.
@@ -77,6 +84,7 @@ func makePlan(owner string, p *xconnect.Pair) (plan, error) {
 	up, down := p.Upstream.GetMechanism(), p.Downstream.GetMechanism()
 	upK, downK := kernelmech.ToMechanism(up), kernelmech.ToMechanism(down)
 	upX, downX := vxlanmech.ToMechanism(up), vxlanmech.ToMechanism(down)
+	upW, downW := wgmech.ToMechanism(up), wgmech.ToMechanism(down)
 	wrap := func(err error) error { return fmt.Errorf("kernelxc: connection %s: %w", p.ID, err) }
 	switch {
 	case upK != nil && downK != nil:
@@ -115,8 +123,18 @@ func makePlan(owner string, p *xconnect.Pair) (plan, error) {
 		if err := pl.tunnel(upX, upX.DstIP(), upX.SrcIP()); err != nil {
 			return plan{}, wrap(fmt.Errorf("upstream VXLAN: %w", err))
 		}
+	case upK != nil && downW != nil:
+		// This node has the client: our side of the tunnel is src.
+		if err := pl.wireguard(upK, downW, kernel.SideSrc, p.ID, "upstream"); err != nil {
+			return plan{}, wrap(err)
+		}
+	case upW != nil && downK != nil:
+		// This node has the endpoint: our side of the tunnel is dst.
+		if err := pl.wireguard(downK, upW, kernel.SideDst, p.ID, "downstream"); err != nil {
+			return plan{}, wrap(err)
+		}
 	default:
-		return plan{}, wrap(fmt.Errorf("%w: upstream %s/%s, downstream %s/%s; supported: KERNEL-KERNEL, KERNEL-VXLAN, VXLAN-KERNEL",
+		return plan{}, wrap(fmt.Errorf("%w: upstream %s/%s, downstream %s/%s; supported: KERNEL-KERNEL, KERNEL-VXLAN, VXLAN-KERNEL, KERNEL-WIREGUARD, WIREGUARD-KERNEL",
 			ErrUnsupported, up.GetCls(), up.GetType(), down.GetCls(), down.GetType()))
 	}
 	return pl, nil
