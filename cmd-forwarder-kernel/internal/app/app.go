@@ -2,13 +2,15 @@
 // Copyright (c) 2026 The nsmesh Authors
 
 // Package app runs the kernel forwarder: the sdk forwarder chain with the
-// kernel data plane (veth pairs, vxlan devices in workload namespaces), fd
-// passing, gRPC health, and its registration at the nsmgr.
+// kernel data plane (veth pairs, WireGuard tunnels and vxlan devices in
+// workload namespaces), fd passing, gRPC health, and its registration at
+// the nsmgr.
 package app
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -18,7 +20,6 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
-	vxlanmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/vxlan"
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/chains/forwarder"
@@ -28,7 +29,6 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/networkservice/fdpass"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
-	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/vxlan"
 	regclient "github.com/nsmesh/nsmesh/sdk/registry/chains/client"
 	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
@@ -78,20 +78,24 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 	creds := insecure.NewCredentials()
 	dialOpts := append(fdpass.DialOptions(creds), grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))
 
-	dp, err := kernelxc.New(cfg.Name, kernelxc.WithLogger(log), kernelxc.WithAdoptionGrace(cfg.AdoptionGrace))
+	remote, err := newTunnels(cfg, tunnelIP, log)
+	if err != nil {
+		return err
+	}
+	dp, err := kernelxc.New(cfg.Name, append([]kernelxc.Option{kernelxc.WithLogger(log), kernelxc.WithAdoptionGrace(cfg.AdoptionGrace)},
+		remote.dpOpts...)...)
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
+	// WireGuard tunnels live in this process and end with it anyway;
+	// veth pairs and vxlan devices stay for the next run.
+	defer dp.Close()
 	if _, err := dp.Start(ctx); err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
 
 	accept := map[string]networkservice.NetworkServiceServer{kernelmech.MECHANISM: nil}
-	var remote []networkservice.NetworkServiceClient
-	if tunnelIP != nil {
-		accept[vxlanmech.MECHANISM] = vxlan.NewServer(tunnelIP, cfg.VxlanPort)
-		remote = append(remote, vxlan.NewClient(tunnelIP, cfg.VxlanPort))
-	}
+	maps.Copy(accept, remote.servers)
 	offerKernel, err := kernel.NewClient()
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
@@ -103,7 +107,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 			mechanisms.NewServer(accept),
 		)),
 		forwarder.WithLocalMechanisms(offerKernel),
-		forwarder.WithRemoteMechanisms(remote...),
+		forwarder.WithRemoteMechanisms(remote.offer),
 		forwarder.WithDataplane(dp),
 		forwarder.WithClientElements(
 			fdpass.NewRecvClient(fdpass.WithLogger(log)), // the endpoint's netns comes back as a descriptor

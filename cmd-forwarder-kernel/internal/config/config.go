@@ -20,6 +20,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/labels"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 )
@@ -29,8 +30,10 @@ type env struct {
 	Name             string          `default:"forwarder" desc:"forwarder name: path segment, registration name, owner mark of its interfaces"`
 	ListenOn         string          `default:"unix:///var/lib/networkservicemesh/forwarder.sock" split_words:"true" desc:"unix:// socket the nsmgr reaches the forwarder on (fd passing needs a unix socket)"`
 	ConnectTo        string          `default:"unix:///var/lib/networkservicemesh/nsm.io.sock" split_words:"true" desc:"URL of the local nsmgr (unix:// or tcp://)"`
-	TunnelIP         string          `split_words:"true" desc:"underlay address for VXLAN; empty: the address of the interface holding the default route"`
+	TunnelIP         string          `split_words:"true" desc:"underlay address for WireGuard and VXLAN; empty: the address of the interface holding the default route"`
 	VxlanPort        uint16          `default:"4789" split_words:"true" desc:"UDP port of VXLAN tunnels (both ends use the same port)"`
+	WireguardPorts   string          `default:"51820-52819" split_words:"true" desc:"UDP ports of WireGuard tunnels, first-last (each remote connection takes one on each node); empty: no WireGuard, remote connections use VXLAN"`
+	VxlanFallback    bool            `default:"false" split_words:"true" desc:"offer VXLAN after WireGuard for IP payload, so that a peer forwarder without WireGuard still connects, unencrypted"`
 	Labels           labels.ColonMap `default:"p2p:true" desc:"forwarder labels k:v,... (nsmgr picks forwarders by them)"`
 	MaxTokenLifetime time.Duration   `default:"10m" split_words:"true" desc:"lifetime of the tokens the forwarder signs"`
 	DialTimeout      time.Duration   `default:"750ms" split_words:"true" desc:"timeout for dialing the nsmgr, endpoints and remote nsmgrs"`
@@ -46,8 +49,11 @@ type Config struct {
 	ListenOn  *url.URL
 	ConnectTo *url.URL
 	// TunnelIP is nil when NSM_TUNNEL_IP is empty: the application detects it.
-	TunnelIP         net.IP
-	VxlanPort        uint16
+	TunnelIP  net.IP
+	VxlanPort uint16
+	// WireguardPorts is the zero range when WireGuard is disabled.
+	WireguardPorts   wireguard.PortRange
+	VxlanFallback    bool
 	Labels           map[string]string
 	MaxTokenLifetime time.Duration
 	DialTimeout      time.Duration
@@ -77,6 +83,7 @@ func (e env) check() (*Config, error) {
 	c := &Config{
 		Name:             e.Name,
 		VxlanPort:        e.VxlanPort,
+		VxlanFallback:    e.VxlanFallback,
 		Labels:           map[string]string(e.Labels),
 		MaxTokenLifetime: e.MaxTokenLifetime,
 		DialTimeout:      e.DialTimeout,
@@ -105,6 +112,11 @@ func (e env) check() (*Config, error) {
 	}
 	if e.VxlanPort == 0 {
 		return nil, bad("VXLAN_PORT", "0", "must be 1-65535")
+	}
+	if e.WireguardPorts != "" {
+		if c.WireguardPorts, err = wireguard.ParsePortRange(e.WireguardPorts); err != nil {
+			return nil, bad("WIREGUARD_PORTS", e.WireguardPorts, "want first-last such as 51820-52819 (or empty to disable WireGuard)")
+		}
 	}
 	if e.MaxTokenLifetime <= 0 {
 		return nil, bad("MAX_TOKEN_LIFETIME", e.MaxTokenLifetime.String(), "must be positive")

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -40,6 +41,7 @@ func TestDefaults(t *testing.T) {
 	want := config.Config{
 		Name:             "forwarder",
 		VxlanPort:        4789,
+		WireguardPorts:   wireguard.PortRange{First: 51820, Last: 52819},
 		Labels:           map[string]string{"p2p": "true"},
 		MaxTokenLifetime: 10 * time.Minute,
 		DialTimeout:      750 * time.Millisecond,
@@ -105,6 +107,16 @@ func TestFromEnv(t *testing.T) {
 				t.Errorf("pprof %q", c.PprofListenOn)
 			}
 		}},
+		{"wireguard ports", map[string]string{"NSM_WIREGUARD_PORTS": "40000-40099", "NSM_VXLAN_FALLBACK": "true"}, func(t *testing.T, c *config.Config) {
+			if c.WireguardPorts != (wireguard.PortRange{First: 40000, Last: 40099}) || !c.VxlanFallback {
+				t.Errorf("ports %s fallback %v", c.WireguardPorts, c.VxlanFallback)
+			}
+		}},
+		{"wireguard disabled", map[string]string{"NSM_WIREGUARD_PORTS": ""}, func(t *testing.T, c *config.Config) {
+			if c.WireguardPorts != (wireguard.PortRange{}) {
+				t.Errorf("ports %s", c.WireguardPorts)
+			}
+		}},
 		{"empty labels", map[string]string{"NSM_LABELS": ""}, func(t *testing.T, c *config.Config) {
 			if len(c.Labels) != 0 {
 				t.Errorf("labels %v", c.Labels)
@@ -139,6 +151,10 @@ func TestFromEnvErrors(t *testing.T) {
 		{"NSM_TUNNEL_IP", "0.0.0.0", "unicast"},
 		{"NSM_VXLAN_PORT", "65536", `NSM_VXLAN_PORT: bad value "65536"`},
 		{"NSM_VXLAN_PORT", "0", "1-65535"},
+		{"NSM_WIREGUARD_PORTS", "52819-51820", "first-last"},
+		{"NSM_WIREGUARD_PORTS", "0-10", "NSM_WIREGUARD_PORTS"},
+		{"NSM_WIREGUARD_PORTS", "many", "first-last"},
+		{"NSM_VXLAN_FALLBACK", "maybe", "NSM_VXLAN_FALLBACK"},
 		{"NSM_LABELS", "p2p", "NSM_LABELS"},
 		{"NSM_MAX_TOKEN_LIFETIME", "ten minutes", "NSM_MAX_TOKEN_LIFETIME"},
 		{"NSM_MAX_TOKEN_LIFETIME", "-1s", "must be positive"},
@@ -171,7 +187,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	if err := config.Usage(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_CONNECT_TO", "NSM_TUNNEL_IP", "NSM_VXLAN_PORT", "NSM_LABELS",
+	for _, k := range []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_CONNECT_TO", "NSM_TUNNEL_IP", "NSM_VXLAN_PORT", "NSM_WIREGUARD_PORTS", "NSM_VXLAN_FALLBACK", "NSM_LABELS",
 		"NSM_MAX_TOKEN_LIFETIME", "NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_ADOPTION_GRACE", "NSM_PPROF_ENABLED", "NSM_PPROF_LISTEN_ON"} {
 		if !strings.Contains(b.String(), k) {
 			t.Errorf("usage lacks %s:\n%s", k, b.String())
