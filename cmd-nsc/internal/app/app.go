@@ -4,9 +4,11 @@
 // Package app runs the network service client: one connection per
 // NSM_NETWORK_SERVICES URL through the local nsmgr, each giving the
 // workload's network namespace a kernel interface. The sdk client chain
-// keeps them refreshed; they are closed when the client stops.
+// keeps them refreshed and heals them when a part of the mesh dies; they are
+// closed when the client stops.
 //
-//	client chain (updatepath, begin, updatetoken, refresh, clienturl, dial)
+//	client chain (updatepath, begin, updatetoken, refresh, clienturl, heal, dial)
+//	    heal: monitor at the nsmgr + kernel ping liveness check (NSM_LIVENESS_CHECK_*)
 //	clientinfo    nodeName/podName/clusterName labels from the environment
 //	mechanisms    KERNEL: this process's netns and the interface name
 //	fdpass send   the netns travels to the nsmgr as a file descriptor
@@ -38,6 +40,8 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/chains/client"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/clientinfo"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/fdpass"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/heal"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/liveness"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
 	"github.com/nsmesh/nsmesh/sdk/token"
@@ -55,12 +59,20 @@ type Option func(*options)
 
 type options struct {
 	minBackoff, maxBackoff time.Duration
+	check                  heal.LivenessCheck
 }
 
 // WithBackoff sets the bounds of the wait between attempts: it starts at
 // lower, doubles after each failure up to upper, and varies by ±20%.
 func WithBackoff(lower, upper time.Duration) Option {
 	return func(o *options) { o.minBackoff, o.maxBackoff = lower, upper }
+}
+
+// WithLivenessCheck replaces the kernel ping of the liveness check (used
+// when NSM_LIVENESS_CHECK_ENABLED is true), e.g. by a check of a fake data
+// plane in tests.
+func WithLivenessCheck(check heal.LivenessCheck) Option {
+	return func(o *options) { o.check = check }
 }
 
 // Run connects to every configured network service, retrying each until it
@@ -88,10 +100,15 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger, opts ..
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
+	healer, err := newHeal(chainCtx, cfg, o, log)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
 	nsc, err := client.New(chainCtx, cfg.Name, gen,
 		client.WithURL(cfg.ConnectTo),
 		client.WithDialOptions(dialOpts...),
 		client.WithDialTimeout(cfg.DialTimeout),
+		client.WithHeal(healer),
 		client.WithLogger(log),
 		client.WithAdditionalFunctionality(
 			clientinfo.NewClient(),
@@ -136,6 +153,27 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger, opts ..
 	}
 	wg.Wait()
 	return nil
+}
+
+// newHeal builds the heal element: it watches each connection at the nsmgr
+// and, when enabled, pings its endpoint over the connection's interface in
+// this process's network namespace.
+func newHeal(ctx context.Context, cfg *config.Config, o options, log logrus.FieldLogger) (networkservice.NetworkServiceClient, error) {
+	opts := []heal.Option{heal.WithLogger(log)}
+	if cfg.LivenessCheckEnabled {
+		check := o.check
+		if check == nil {
+			check = liveness.NewKernelCheck(liveness.WithLogger(log))
+		}
+		opts = append(opts,
+			heal.WithLivenessCheck(check),
+			heal.WithLivenessCheckInterval(cfg.LivenessCheckInterval),
+			heal.WithLivenessCheckTimeout(cfg.LivenessCheckTimeout))
+	}
+	log.WithFields(logrus.Fields{
+		"liveness_check": cfg.LivenessCheckEnabled, "interval": cfg.LivenessCheckInterval, "timeout": cfg.LivenessCheckTimeout,
+	}).Debug("heal")
+	return heal.NewClient(ctx, opts...)
 }
 
 // connect requests u as connection <name>-<i> until it succeeds or ctx ends.

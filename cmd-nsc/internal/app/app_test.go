@@ -297,3 +297,76 @@ func TestUnreachableNSMgrIsReportedEachAttempt(t *testing.T) {
 		t.Errorf("shutdown lines:\n%s", logs)
 	}
 }
+
+// TestHealsAfterNSMgrRestartAndDataPlaneLoss: with the liveness check on
+// (here over the forwarder's fake data plane), a restarted nsmgr is healed
+// by requesting the same path again (the endpoint sees no Close), and a
+// data plane that dies under a healthy control plane by a reselect.
+func TestHealsAfterNSMgrRestartAndDataPlaneLoss(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d := sandbox.New(ctx, t)
+	node := d.Nodes[0]
+	if err := node.RegisterService(ctx, &registry.NetworkService{Name: "red"}); err != nil {
+		t.Fatal(err)
+	}
+	nse, err := node.NewEndpoint(ctx, &registry.NetworkServiceEndpoint{Name: "nse-red", NetworkServiceNames: []string{"red"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp := node.Forwarders[0].Dataplane
+	fwd := node.Forwarders[0].Name()
+	alive := func(ctx context.Context, conn *networkservice.Connection) bool {
+		for _, s := range conn.GetPath().GetPathSegments() {
+			if s.GetName() == fwd {
+				_, ok := dp.Programmed()[s.GetId()]
+				return ok && ctx.Err() == nil
+			}
+		}
+		return false
+	}
+	cfg := testConfig(node.NSMgr.UnixURL(), services(t, "kernel://red"))
+	cfg.LivenessCheckEnabled = true
+	cfg.LivenessCheckInterval = 50 * time.Millisecond
+	cfg.LivenessCheckTimeout = 100 * time.Millisecond
+	logs := &syncBuffer{}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ran := make(chan error, 1)
+	go func() {
+		ran <- app.Run(runCtx, cfg, logger(logs), app.WithLivenessCheck(alive))
+	}()
+	eventually(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), `msg="connected to red"`) }, "the connection")
+
+	if err := node.NSMgr.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool { return strings.Count(logs.String(), `msg="connection healed"`) == 1 }, "healed after the nsmgr restart")
+	if !strings.Contains(logs.String(), "requesting it again on the same path") || nse.Counter.Closes() != 0 {
+		t.Fatalf("the nsmgr restart was not healed on the same path (endpoint closes %d):\n%s", nse.Counter.Closes(), logs)
+	}
+
+	for _, p := range dp.Programmed() {
+		if err := dp.Unprogram(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, func() bool { return strings.Count(logs.String(), `msg="connection healed"`) == 2 }, "healed after the data plane loss")
+	if !strings.Contains(logs.String(), "the liveness check failed") || !strings.Contains(logs.String(), "reselecting") {
+		t.Fatalf("the data plane loss was not reselected:\n%s", logs)
+	}
+	eventually(t, 5*time.Second, func() bool { return len(dp.Programmed()) == 1 }, "the connection programmed again")
+
+	stop()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after cancellation")
+	}
+	if n := len(dp.Programmed()); n != 0 {
+		t.Errorf("%d connections still programmed after the client stopped", n)
+	}
+}

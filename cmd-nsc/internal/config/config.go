@@ -38,6 +38,10 @@ type env struct {
 	NetworkServices  string        `split_words:"true" desc:"required: comma-separated kernel://service[/ifname][?label=value&...] URLs, one interface each"`
 	Labels           labels.Map    `desc:"labels k=v,... added to every request (a URL's own labels win)"`
 	LogLevel         string        `default:"INFO" split_words:"true" desc:"TRACE, DEBUG, INFO, WARN, ERROR; SIGUSR1 switches to TRACE, SIGUSR2 back"`
+
+	LivenessCheckEnabled  bool          `default:"true" split_words:"true" desc:"ping each connection's endpoint over its interface; a dead data plane makes heal pick another path"`
+	LivenessCheckInterval time.Duration `default:"200ms" split_words:"true" desc:"time between two liveness checks of a connection"`
+	LivenessCheckTimeout  time.Duration `default:"1s" split_words:"true" desc:"time a liveness check waits for the replies"`
 }
 
 // Config is the checked configuration.
@@ -52,6 +56,11 @@ type Config struct {
 	NetworkServices []*nsurl.URL
 	Labels          map[string]string
 	LogLevel        logrus.Level
+	// LivenessCheckEnabled turns the data plane check of heal on; the
+	// interval and timeout are its period and its bound.
+	LivenessCheckEnabled  bool
+	LivenessCheckInterval time.Duration
+	LivenessCheckTimeout  time.Duration
 }
 
 // ErrConfig is wrapped by every error of FromEnv.
@@ -80,6 +89,10 @@ func (e env) check() (*Config, error) {
 		RequestTimeout:   e.RequestTimeout,
 		MaxTokenLifetime: e.MaxTokenLifetime,
 		Labels:           map[string]string(e.Labels),
+
+		LivenessCheckEnabled:  e.LivenessCheckEnabled,
+		LivenessCheckInterval: e.LivenessCheckInterval,
+		LivenessCheckTimeout:  e.LivenessCheckTimeout,
 	}
 	if c.Labels == nil {
 		c.Labels = map[string]string{}
@@ -94,7 +107,10 @@ func (e env) check() (*Config, error) {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"DIAL_TIMEOUT", e.DialTimeout}, {"REQUEST_TIMEOUT", e.RequestTimeout}, {"MAX_TOKEN_LIFETIME", e.MaxTokenLifetime}} {
+	}{
+		{"DIAL_TIMEOUT", e.DialTimeout}, {"REQUEST_TIMEOUT", e.RequestTimeout}, {"MAX_TOKEN_LIFETIME", e.MaxTokenLifetime},
+		{"LIVENESS_CHECK_INTERVAL", e.LivenessCheckInterval}, {"LIVENESS_CHECK_TIMEOUT", e.LivenessCheckTimeout},
+	} {
 		if d.v <= 0 {
 			return nil, bad(d.key, d.v.String(), "must be positive")
 		}

@@ -51,6 +51,10 @@ func TestDefaults(t *testing.T) {
 		NetworkServices:  []*nsurl.URL{{Mechanism: "KERNEL", NetworkService: "red", Labels: map[string]string{}}},
 		Labels:           map[string]string{},
 		LogLevel:         logrus.InfoLevel,
+
+		LivenessCheckEnabled:  true,
+		LivenessCheckInterval: 200 * time.Millisecond,
+		LivenessCheckTimeout:  time.Second,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("got  %+v\nwant %+v", *c, want)
@@ -79,6 +83,14 @@ func TestFromEnv(t *testing.T) {
 			}
 			if !reflect.DeepEqual(c.NetworkServices, want) {
 				t.Errorf("services %+v", c.NetworkServices)
+			}
+		}},
+		{"liveness check", map[string]string{
+			"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LIVENESS_CHECK_ENABLED": "false",
+			"NSM_LIVENESS_CHECK_INTERVAL": "50ms", "NSM_LIVENESS_CHECK_TIMEOUT": "300ms",
+		}, func(t *testing.T, c *config.Config) {
+			if c.LivenessCheckEnabled || c.LivenessCheckInterval != 50*time.Millisecond || c.LivenessCheckTimeout != 300*time.Millisecond {
+				t.Errorf("liveness check %v every %v within %v", c.LivenessCheckEnabled, c.LivenessCheckInterval, c.LivenessCheckTimeout)
 			}
 		}},
 		{"interdomain service", map[string]string{"NSM_NETWORK_SERVICES": "kernel://red@example.org/nsm-1"}, func(t *testing.T, c *config.Config) {
@@ -132,6 +144,9 @@ func TestFromEnvErrors(t *testing.T) {
 		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_MAX_TOKEN_LIFETIME": "20s"}, `NSM_MAX_TOKEN_LIFETIME="20s": must be at least twice NSM_REQUEST_TIMEOUT (15s)`},
 		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LABELS": "app:web"}, "NSM_LABELS"},
 		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LOG_LEVEL": "chatty"}, "want one of"},
+		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LIVENESS_CHECK_ENABLED": "maybe"}, `NSM_LIVENESS_CHECK_ENABLED="maybe"`},
+		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LIVENESS_CHECK_INTERVAL": "0s"}, `NSM_LIVENESS_CHECK_INTERVAL="0s": must be positive`},
+		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LIVENESS_CHECK_TIMEOUT": "-1s"}, "NSM_LIVENESS_CHECK_TIMEOUT"},
 	} {
 		t.Run(tt.want, func(t *testing.T) {
 			clearEnv(t)
@@ -155,7 +170,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"NSM_NAME", "NSM_CONNECT_TO", "NSM_DIAL_TIMEOUT", "NSM_REQUEST_TIMEOUT", "NSM_MAX_TOKEN_LIFETIME",
-		"NSM_NETWORK_SERVICES", "NSM_LABELS", "NSM_LOG_LEVEL"} {
+		"NSM_NETWORK_SERVICES", "NSM_LABELS", "NSM_LOG_LEVEL", "NSM_LIVENESS_CHECK_ENABLED", "NSM_LIVENESS_CHECK_INTERVAL", "NSM_LIVENESS_CHECK_TIMEOUT"} {
 		if !strings.Contains(b.String(), k) {
 			t.Errorf("usage lacks %s:\n%s", k, b.String())
 		}
