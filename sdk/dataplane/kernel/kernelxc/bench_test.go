@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
 
@@ -24,17 +25,22 @@ func BenchmarkProgram(b *testing.B) {
 	if !isRoot() {
 		b.Skip("needs root")
 	}
-	for _, kind := range []string{"veth", "vxlan"} {
+	for _, kind := range []string{"veth", "vxlan", "wireguard"} {
 		b.Run(kind, func(b *testing.B) {
 			n := newTwoNodes(b, "b"+kind[:2], netip.MustParsePrefix("10.216.0.1/24"), netip.MustParsePrefix("10.216.0.2/24"))
-			dp, err := kernelxc.New(owner(b, "bench-"+kind), kernelxc.WithHostNetNS(n.nodeA.NetNS))
+			keys := keyring{}
+			dp, err := kernelxc.New(owner(b, "bench-"+kind), kernelxc.WithHostNetNS(n.nodeA.NetNS), kernelxc.WithWireGuard(keys))
 			if err != nil {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
 			p := newPair("bench", kernelMech("file://"+n.wA.path(), "nsm-b"), kernelMech("file://"+n.wB.path(), "srv-b"), p2pContext(0), "IP")
-			if kind == "vxlan" {
+			switch kind {
+			case "vxlan":
 				p = newPair("bench", kernelMech("file://"+n.wA.path(), "nsm-b"), vxlanMech(n.ipA, n.ipB, 1000), p2pContext(0), "IP")
+			case "wireguard":
+				_, peer, _ := wireguard.GenerateKey()
+				p = newPair("bench", kernelMech("file://"+n.wA.path(), "nsm-b"), wgMech(n.ipA, n.ipB, 51900, 51901, keys.add(b), peer), p2pContext(0), "IP")
 			}
 			var create, refresh, del time.Duration
 			step := func(sum *time.Duration, f func(context.Context, *xconnect.Pair) error) {
