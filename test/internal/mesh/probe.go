@@ -212,3 +212,17 @@ func (l Link) AddrIn(prefix *net.IPNet) net.IP {
 	}
 	return nil
 }
+
+// WaitTCP waits until something in namespace ns accepts TCP connections on
+// addr.
+func WaitTCP(ctx context.Context, ns *NetNS, addr string) error {
+	return Poll(ctx, 20*time.Millisecond, func() error {
+		return ns.Do(func() error {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				return fmt.Errorf("mesh: %s in %s: %w", addr, ns.Name, err)
+			}
+			return c.Close()
+		})
+	})
+}
