@@ -40,6 +40,7 @@ func TestServer(t *testing.T) {
 		}
 	}
 	deny := authorize.NewPolicy("deny_all", func(context.Context, *authorize.Input) error { return errors.New("no one passes") })
+	broken := authorize.NewPolicy("broken", func(context.Context, *authorize.Input) error { return status.Error(codes.Internal, "cannot evaluate") })
 
 	tests := []struct {
 		name      string
@@ -72,6 +73,22 @@ func TestServer(t *testing.T) {
 		{
 			name: "custom policy", opts: []authorize.Option{authorize.WithPolicies(deny)}, conn: at(2, nil),
 			wantReq: codes.PermissionDenied, wantMsg: "authorize: policy deny_all: no one passes", wantClose: codes.PermissionDenied,
+		},
+		{
+			name: "additional policy runs after the defaults", opts: []authorize.Option{authorize.WithAdditionalPolicies(deny)}, conn: at(2, nil), caller: "nsmgr",
+			wantReq: codes.PermissionDenied, wantMsg: "authorize: policy deny_all: no one passes", wantClose: codes.PermissionDenied,
+		},
+		{
+			name: "defaults deny before additional policies run", opts: []authorize.Option{authorize.WithAdditionalPolicies(broken)}, conn: at(2, nil), caller: "outsider",
+			wantReq: codes.PermissionDenied, wantMsg: "prev_token_signed", wantClose: codes.PermissionDenied,
+		},
+		{
+			name: "a policy's own status code is kept", opts: []authorize.Option{authorize.WithAdditionalPolicies(broken)}, conn: at(2, nil), caller: "nsmgr",
+			wantReq: codes.Internal, wantMsg: "authorize: policy broken: cannot evaluate", wantClose: codes.Internal,
+		},
+		{
+			name: "Any keeps additional policies", opts: []authorize.Option{authorize.Any(), authorize.WithAdditionalPolicies(deny)}, conn: at(2, nil), caller: "outsider",
+			wantReq: codes.PermissionDenied, wantMsg: "deny_all", wantClose: codes.PermissionDenied,
 		},
 		{
 			name: "clock: tokens seen from after their expiry", opts: []authorize.Option{authorize.WithClock(func() time.Time { return exp })},

@@ -36,6 +36,11 @@ func (o *options) check(ctx context.Context, in *Input, conn *networkservice.Con
 			log.FromContext(ctx, o.logger).WithFields(map[string]any{
 				"conn": conn.GetId(), "element": "authorize", "policy": name,
 			}).Warnf("denied: %v", err)
+			if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+				// Policies that decide their own code (opa: Internal for an
+				// evaluation error) keep it.
+				return status.Errorf(st.Code(), "authorize: policy %s: %s", name, st.Message())
+			}
 			return status.Errorf(codes.PermissionDenied, "authorize: policy %s: %v", name, err)
 		}
 	}

@@ -18,6 +18,12 @@
 //   - NextTokenSigned (client): token[index+1] verifies with the public key of
 //     the certificate the server presented.
 //
+// User policies: WithAdditionalPolicies adds policies after the defaults,
+// which stay the fast path; they run only when the defaults allow. Rego
+// policies (sdk/tools/opa, opa.ConnectionPolicies) plug in there. A policy
+// error that is a gRPC status keeps its code (opa: Internal when a policy
+// cannot be evaluated); any other error denies with PermissionDenied.
+//
 // The two signature policies need a TLS peer certificate. Without one (a
 // plaintext connection, allowed in tests and the in-process sandbox only) they
 // cannot apply and pass; mandatory mTLS (issue 4) closes that gap.

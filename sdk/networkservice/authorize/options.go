@@ -14,6 +14,7 @@ type Option func(*options)
 
 type options struct {
 	policies []Policy
+	extra    []Policy
 	set      bool
 	now      func() time.Time
 	logger   logrus.FieldLogger
@@ -24,7 +25,15 @@ func WithPolicies(p ...Policy) Option {
 	return func(o *options) { o.policies, o.set = p, true }
 }
 
-// Any checks nothing: the element passes every call on.
+// WithAdditionalPolicies adds policies that run after the defaults (or after
+// those of WithPolicies), only when those allow: the native checks stay the
+// fast path, user policies (Rego, sdk/tools/opa) come on top.
+func WithAdditionalPolicies(p ...Policy) Option {
+	return func(o *options) { o.extra = append(o.extra, p...) }
+}
+
+// Any drops the default policies; only WithAdditionalPolicies still run, and
+// without those the element passes every call on.
 func Any() Option {
 	return WithPolicies()
 }
@@ -47,6 +56,7 @@ func apply(defaults []Policy, opts []Option) options {
 	if !o.set {
 		o.policies = defaults
 	}
+	o.policies = append(o.policies[:len(o.policies):len(o.policies)], o.extra...)
 	if o.now == nil {
 		o.now = time.Now
 	}

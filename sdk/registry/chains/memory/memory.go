@@ -7,9 +7,11 @@
 //	NS:  grpcmetadata → updatepath → authorize → payload default → memory
 //	NSE: grpcmetadata → updatepath → authorize → begin → registration time → expire → memory
 //
-// authorize is the policy hook of WithNSAuthorize / WithNSEAuthorize and is
-// left out by default. Network services do not expire; endpoints expire after
-// WithDefaultExpiration (1 minute) unless refreshed.
+// authorize (sdk/registry/authorize) lets only the first registrant of a
+// name register it again or unregister it; WithNSAuthorize /
+// WithNSEAuthorize replace it (e.g. to add Rego policies). Network services do
+// not expire; endpoints expire after WithDefaultExpiration (1 minute) unless
+// refreshed, which frees their names.
 package memory
 
 import (
@@ -21,6 +23,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
+	"github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	"github.com/nsmesh/nsmesh/sdk/registry/begin"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains"
 	"github.com/nsmesh/nsmesh/sdk/registry/defaults"
@@ -40,6 +43,8 @@ type options struct {
 	expiration   time.Duration
 	nsAuthorize  registry.NetworkServiceRegistryServer
 	nseAuthorize registry.NetworkServiceEndpointRegistryServer
+	nsAuthSet    bool
+	nseAuthSet   bool
 	watchBuffer  int
 	logger       logrus.FieldLogger
 }
@@ -52,14 +57,18 @@ func WithTokenGenerator(gen token.Generator) Option { return func(o *options) { 
 // a refresh (expire.DefaultExpiration, 1 minute).
 func WithDefaultExpiration(d time.Duration) Option { return func(o *options) { o.expiration = d } }
 
-// WithNSAuthorize puts a policy element after updatepath in the NS chain.
+// WithNSAuthorize replaces the policy element after updatepath in the NS
+// chain (default: authorize.NewNSServer(), first registrant owns a name);
+// nil leaves it out.
 func WithNSAuthorize(s registry.NetworkServiceRegistryServer) Option {
-	return func(o *options) { o.nsAuthorize = s }
+	return func(o *options) { o.nsAuthorize, o.nsAuthSet = s, true }
 }
 
-// WithNSEAuthorize puts a policy element after updatepath in the NSE chain.
+// WithNSEAuthorize replaces the policy element after updatepath in the NSE
+// chain (default: authorize.NewNSEServer(), first registrant owns a name);
+// nil leaves it out.
 func WithNSEAuthorize(s registry.NetworkServiceEndpointRegistryServer) Option {
-	return func(o *options) { o.nseAuthorize = s }
+	return func(o *options) { o.nseAuthorize, o.nseAuthSet = s, true }
 }
 
 // WithWatchBuffer sets how many updates a watcher may lag behind
@@ -75,6 +84,12 @@ func NewServer(ctx context.Context, opts ...Option) (*chains.Servers, error) {
 	o := options{expiration: expire.DefaultExpiration, watchBuffer: memstore.DefaultWatchBuffer, logger: log.Discard()}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if !o.nsAuthSet {
+		o.nsAuthorize = authorize.NewNSServer(authorize.WithLogger(o.logger))
+	}
+	if !o.nseAuthSet {
+		o.nseAuthorize = authorize.NewNSEServer(authorize.WithLogger(o.logger))
 	}
 	if o.watchBuffer <= 0 {
 		return nil, fmt.Errorf("memory registry: watch buffer %d must be positive", o.watchBuffer)

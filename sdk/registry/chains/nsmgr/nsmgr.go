@@ -18,8 +18,9 @@
 // The bracketed part is a client chain run as a server element
 // (adapters.NSEClientToServer). localbypass registers the nsmgr's URL
 // upstream and gives local callers the endpoints' real URLs; expire removes an
-// endpoint, upstream too, when it stops refreshing. authorize is the policy
-// hook of WithNSAuthorize / WithNSEAuthorize, left out by default.
+// endpoint, upstream too, when it stops refreshing. authorize
+// (sdk/registry/authorize) lets only the first registrant of a name register
+// it again or unregister it; WithNSAuthorize / WithNSEAuthorize replace it.
 package nsmgr
 
 import (
@@ -33,6 +34,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
+	"github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	"github.com/nsmesh/nsmesh/sdk/registry/adapters"
 	"github.com/nsmesh/nsmesh/sdk/registry/begin"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains"
@@ -57,6 +59,8 @@ type options struct {
 	expiration   time.Duration
 	nsAuthorize  registry.NetworkServiceRegistryServer
 	nseAuthorize registry.NetworkServiceEndpointRegistryServer
+	nsAuthSet    bool
+	nseAuthSet   bool
 	logger       logrus.FieldLogger
 }
 
@@ -82,14 +86,18 @@ func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialT
 // refresh (expire.DefaultExpiration, 1 minute).
 func WithDefaultExpiration(d time.Duration) Option { return func(o *options) { o.expiration = d } }
 
-// WithNSAuthorize puts a policy element after updatepath in the NS chain.
+// WithNSAuthorize replaces the policy element after updatepath in the NS
+// chain (default: authorize.NewNSServer(), first registrant owns a name);
+// nil leaves it out.
 func WithNSAuthorize(s registry.NetworkServiceRegistryServer) Option {
-	return func(o *options) { o.nsAuthorize = s }
+	return func(o *options) { o.nsAuthorize, o.nsAuthSet = s, true }
 }
 
-// WithNSEAuthorize puts a policy element after updatepath in the NSE chain.
+// WithNSEAuthorize replaces the policy element after updatepath in the NSE
+// chain (default: authorize.NewNSEServer(), first registrant owns a name);
+// nil leaves it out.
 func WithNSEAuthorize(s registry.NetworkServiceEndpointRegistryServer) Option {
-	return func(o *options) { o.nseAuthorize = s }
+	return func(o *options) { o.nseAuthorize, o.nseAuthSet = s, true }
 }
 
 // WithLogger sets the logger.
@@ -102,6 +110,12 @@ func NewServer(ctx context.Context, nsmgrURL *url.URL, opts ...Option) (*chains.
 	o := options{dialTimeout: connect.DefaultDialTimeout, expiration: expire.DefaultExpiration, logger: log.Discard()}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if !o.nsAuthSet {
+		o.nsAuthorize = authorize.NewNSServer(authorize.WithLogger(o.logger))
+	}
+	if !o.nseAuthSet {
+		o.nseAuthorize = authorize.NewNSEServer(authorize.WithLogger(o.logger))
 	}
 	exp, err := expire.NewServer(ctx, expire.WithDefaultExpiration(o.expiration), expire.WithLogger(o.logger))
 	if err != nil {

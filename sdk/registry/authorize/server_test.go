@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+package authorize_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nsmesh/nsmesh/apis/registry"
+	"github.com/nsmesh/nsmesh/sdk/core/chain"
+	"github.com/nsmesh/nsmesh/sdk/registry/adapters"
+	"github.com/nsmesh/nsmesh/sdk/registry/authorize"
+	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
+	"github.com/nsmesh/nsmesh/sdk/registry/internal/regtest"
+	"github.com/nsmesh/nsmesh/sdk/registry/memory"
+)
+
+func wantDenied(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("got %v, want PermissionDenied", err)
+	}
+	for _, p := range parts {
+		if !strings.Contains(status.Convert(err).Message(), p) {
+			t.Fatalf("message %q does not name %q", status.Convert(err).Message(), p)
+		}
+	}
+}
+
+// A second identity can neither take over nor remove an endpoint; the owner
+// can refresh and change it; once the owner unregisters, another may take
+// the name.
+func TestEndpointOwnership(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := newReg(t, ctx, time.Hour, authorize.NewNSServer(quiet()...), authorize.NewNSEServer(quiet()...))
+	_, alice := r.as("alice")
+	_, bob := r.as("bob")
+
+	if _, err := alice.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://alice:1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bob.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://bob:1"})
+	wantDenied(t, err, `"nse-1"`, td+"alice", td+"bob", "may not register")
+	_, err = bob.Unregister(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1"})
+	wantDenied(t, err, `"nse-1"`, td+"alice", td+"bob", "may not unregister")
+	if got := r.nses(); !maps.Equal(got, map[string]string{"nse-1": "tcp://alice:1"}) {
+		t.Fatalf("after the refused calls the registry holds %v", got)
+	}
+
+	if _, err := alice.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://alice:2"}); err != nil {
+		t.Fatalf("owner's refresh: %v", err)
+	}
+	if got := r.nses(); got["nse-1"] != "tcp://alice:2" {
+		t.Fatalf("owner's refresh not applied: %v", got)
+	}
+	if _, err := alice.Unregister(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://bob:1"}); err != nil {
+		t.Fatalf("free name refused: %v", err)
+	}
+	_, err = alice.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://alice:3"})
+	wantDenied(t, err, td+"bob", td+"alice")
+	if got := r.nses(); got["nse-1"] != "tcp://bob:1" {
+		t.Fatalf("registry holds %v, want bob's", got)
+	}
+}
+
+// An endpoint that stops refreshing loses its name when its registration
+// expires.
+func TestExpiryFreesTheName(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := newReg(t, ctx, 300*time.Millisecond, authorize.NewNSServer(quiet()...), authorize.NewNSEServer(quiet()...))
+	_, alice := r.as("alice")
+	_, bob := r.as("bob")
+	if _, err := alice.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://alice:1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bob.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://bob:1"})
+	wantDenied(t, err, td+"alice")
+	regtest.Eventually(t, 5*time.Second, func() bool { return len(r.nses()) == 0 }, "alice's registration expires")
+	if _, err := bob.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://bob:1"}); err != nil {
+		t.Fatalf("expired name refused: %v", err)
+	}
+	if got := r.nses(); got["nse-1"] != "tcp://bob:1" {
+		t.Fatalf("registry holds %v, want bob's", got)
+	}
+}
+
+func TestNetworkServiceOwnership(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := newReg(t, ctx, time.Hour, authorize.NewNSServer(quiet()...), authorize.NewNSEServer(quiet()...))
+	alice, _ := r.as("alice")
+	bob, _ := r.as("bob")
+	if _, err := alice.Register(ctx, &registry.NetworkService{Name: "red", Payload: "IP"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bob.Register(ctx, &registry.NetworkService{Name: "red", Payload: "ETHERNET"})
+	wantDenied(t, err, `network service "red"`, td+"alice", td+"bob")
+	_, err = bob.Unregister(ctx, &registry.NetworkService{Name: "red"})
+	wantDenied(t, err, td+"alice")
+	if got := r.nss(); !maps.Equal(got, map[string]string{"red": "IP"}) {
+		t.Fatalf("registry holds %v", got)
+	}
+	if _, err := alice.Register(ctx, &registry.NetworkService{Name: "red", Payload: "ETHERNET"}); err != nil {
+		t.Fatalf("owner's change: %v", err)
+	}
+	if _, err := alice.Unregister(ctx, &registry.NetworkService{Name: "red"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Register(ctx, &registry.NetworkService{Name: "red", Payload: "IP"}); err != nil {
+		t.Fatalf("free name refused: %v", err)
+	}
+}
+
+// Callers without a token act as one anonymous identity: they cannot touch
+// names of identified owners, and identified callers cannot touch theirs.
+func TestAnonymous(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := newReg(t, ctx, time.Hour, authorize.NewNSServer(quiet()...), authorize.NewNSEServer(quiet()...))
+	_, anon := r.as("")
+	_, alice := r.as("alice")
+	if _, err := alice.Register(ctx, &registry.NetworkServiceEndpoint{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Register(ctx, &registry.NetworkServiceEndpoint{Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Register(ctx, &registry.NetworkServiceEndpoint{Name: "x", Url: "tcp://x:2"}); err != nil {
+		t.Fatalf("anonymous refresh: %v", err)
+	}
+	_, err := anon.Unregister(ctx, &registry.NetworkServiceEndpoint{Name: "a"})
+	wantDenied(t, err, "anonymous")
+	_, err = alice.Register(ctx, &registry.NetworkServiceEndpoint{Name: "x"})
+	wantDenied(t, err, "anonymous", td+"alice")
+}
+
+// Many identities race for one free name: exactly one wins and owns it,
+// although the rest of the chain takes a while.
+func TestRaceForAFreeName(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := memory.NewNSEServer(ctx)
+	c := adapters.NSEServerToClient(chain.NewNSEServer(authorize.NewNSEServer(quiet()...), &slow{d: 20 * time.Millisecond}, store))
+	const n = 8
+	paths := make([]*grpcmetadata.Path, n)
+	for i := range paths {
+		paths[i] = pathOf(t, fmt.Sprintf("racer-%d", i))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range paths {
+		wg.Go(func() {
+			_, errs[i] = c.Register(grpcmetadata.WithPath(ctx, paths[i]), &registry.NetworkServiceEndpoint{Name: "prize", Url: fmt.Sprintf("tcp://racer:%d", i)})
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("racers %d and %d both won", winner, i)
+		case err == nil:
+			winner = i
+		case status.Code(err) != codes.PermissionDenied:
+			t.Fatalf("racer %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("nobody won")
+	}
+	s, err := c.Find(ctx, &registry.NetworkServiceEndpointQuery{NetworkServiceEndpoint: &registry.NetworkServiceEndpoint{Name: "prize"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := regtest.All(t, s)
+	if len(got) != 1 || got[0].GetNetworkServiceEndpoint().GetUrl() != fmt.Sprintf("tcp://racer:%d", winner) {
+		t.Fatalf("registry holds %v, winner was %d", got, winner)
+	}
+}
+
+// The owner table uses the expiration_time the chain answered with and the
+// clock of WithClock; it forgets names on expiry and on Unregister.
+func TestOwnerTable(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+
+	authz := authorize.NewNSEServer(quiet(authorize.WithClock(clock))...)
+	// The store answers with an expiration_time a minute after the clock.
+	stamp := &stampExpiry{now: clock, d: time.Minute}
+	srv := chain.NewNSEServer(authz, stamp, memory.NewNSEServer(ctx))
+	c := adapters.NSEServerToClient(srv)
+	as := func(id string) context.Context { return grpcmetadata.WithPath(ctx, pathOf(t, id)) }
+
+	if _, err := c.Register(as("alice"), &registry.NetworkServiceEndpoint{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := authz.(interface{ Owners() int }).Owners(); n != 1 {
+		t.Fatalf("%d owners, want 1", n)
+	}
+	advance(59 * time.Second)
+	_, err := c.Register(as("bob"), &registry.NetworkServiceEndpoint{Name: "a"})
+	wantDenied(t, err, td+"alice")
+	advance(time.Second)
+	if _, err := c.Register(as("bob"), &registry.NetworkServiceEndpoint{Name: "a"}); err != nil {
+		t.Fatalf("at expiry: %v", err)
+	}
+	if _, err := c.Unregister(as("bob"), &registry.NetworkServiceEndpoint{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := authz.(interface{ Owners() int }).Owners(); n != 0 {
+		t.Fatalf("%d owners after Unregister, want 0", n)
+	}
+	// Expired names are swept by later registrations of other names.
+	for i := range 3 {
+		if _, err := c.Register(as("alice"), &registry.NetworkServiceEndpoint{Name: fmt.Sprint("n", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	advance(2 * time.Minute)
+	if _, err := c.Register(as("alice"), &registry.NetworkServiceEndpoint{Name: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := authz.(interface{ Owners() int }).Owners(); n != 1 {
+		t.Fatalf("%d owners after the sweep, want 1", n)
+	}
+}
+
+// Additional policies run after the defaults and keep their status code;
+// Any and WithPolicies replace the defaults.
+func TestPolicyOptions(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen []string
+	record := authorize.NewPolicy("record", func(_ context.Context, in *authorize.Input) error {
+		seen = append(seen, fmt.Sprintf("%s %s owned=%v by %s path=%d", in.ResourceName, in.ResourceID, in.Owned, in.Owner, len(in.Path.PathSegments)))
+		return nil
+	})
+	broken := authorize.NewPolicy("broken", func(context.Context, *authorize.Input) error {
+		return status.Error(codes.Internal, "cannot evaluate")
+	})
+	denyAll := authorize.NewPolicy("deny_all", func(context.Context, *authorize.Input) error { return errors.New("closed today") })
+
+	tests := []struct {
+		name     string
+		opts     []authorize.Option
+		caller   string
+		wantCode codes.Code
+		wantMsg  string
+		wantSeen []string
+	}{
+		{name: "additional runs after ownership allowed", opts: []authorize.Option{authorize.WithAdditionalPolicies(record)}, caller: "alice",
+			wantSeen: []string{"n " + td + "alice owned=true by " + td + "alice path=2"}},
+		{name: "additional does not run after a denial", opts: []authorize.Option{authorize.WithAdditionalPolicies(record)}, caller: "bob",
+			wantCode: codes.PermissionDenied, wantMsg: "policy first_registrant"},
+		{name: "an evaluation error keeps its code", opts: []authorize.Option{authorize.WithAdditionalPolicies(broken)}, caller: "alice",
+			wantCode: codes.Internal, wantMsg: "registry authorize: policy broken: cannot evaluate"},
+		{name: "WithPolicies replaces ownership", opts: []authorize.Option{authorize.WithPolicies(record)}, caller: "bob",
+			wantSeen: []string{"n " + td + "bob owned=true by " + td + "alice path=2"}},
+		{name: "a plain error denies", opts: []authorize.Option{authorize.WithAdditionalPolicies(denyAll)}, caller: "alice",
+			wantCode: codes.PermissionDenied, wantMsg: "policy deny_all: closed today"},
+		{name: "Any lets anyone", opts: []authorize.Option{authorize.Any()}, caller: "bob"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seen = nil
+			authz := authorize.NewNSEServer(quiet(tt.opts...)...)
+			c := adapters.NSEServerToClient(chain.NewNSEServer(authz, memory.NewNSEServer(ctx)))
+			// alice registers first, unchecked by the recording policy's view
+			if _, err := c.Register(grpcmetadata.WithPath(ctx, pathOf(t, "alice")), &registry.NetworkServiceEndpoint{Name: "n"}); err != nil && tt.wantCode != codes.Internal && tt.name != "a plain error denies" {
+				t.Fatal(err)
+			}
+			seen = nil
+			_, err := c.Register(grpcmetadata.WithPath(ctx, pathOf(t, tt.caller)), &registry.NetworkServiceEndpoint{Name: "n"})
+			if status.Code(err) != tt.wantCode || !strings.Contains(status.Convert(err).Message(), tt.wantMsg) {
+				t.Fatalf("got %v, want %v %q", err, tt.wantCode, tt.wantMsg)
+			}
+			if fmt.Sprint(seen) != fmt.Sprint(tt.wantSeen) {
+				t.Fatalf("policy saw %q, want %q", seen, tt.wantSeen)
+			}
+		})
+	}
+}
