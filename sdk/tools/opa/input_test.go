@@ -29,8 +29,8 @@ import (
 	regauthorize "github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
 	"github.com/nsmesh/nsmesh/sdk/registry/memory"
-	"github.com/nsmesh/nsmesh/sdk/tools/log"
 	"github.com/nsmesh/nsmesh/sdk/token"
+	"github.com/nsmesh/nsmesh/sdk/tools/log"
 	"github.com/nsmesh/nsmesh/sdk/tools/opa"
 )
 

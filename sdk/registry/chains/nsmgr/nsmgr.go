@@ -34,8 +34,8 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
-	"github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	"github.com/nsmesh/nsmesh/sdk/registry/adapters"
+	"github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	"github.com/nsmesh/nsmesh/sdk/registry/begin"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains"
 	"github.com/nsmesh/nsmesh/sdk/registry/connect"
