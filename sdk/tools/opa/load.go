@@ -98,3 +98,25 @@ func Load(ctx context.Context, masks []string, opts ...Option) ([]*Policy, error
 	}
 	return out, nil
 }
+
+// SplitMasks splits the value of an NSM_*_POLICIES variable at commas.
+func SplitMasks(value string) []string {
+	var out []string
+	for _, m := range strings.Split(value, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// LoadEnv loads the policies of the NSM_*_POLICIES variable called variable
+// with the given value; errors start with the variable's name, for the
+// one-line configuration errors of the binaries.
+func LoadEnv(ctx context.Context, variable, value string) ([]*Policy, error) {
+	ps, err := Load(ctx, SplitMasks(value))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", variable, strings.TrimPrefix(err.Error(), "opa: "))
+	}
+	return ps, nil
+}

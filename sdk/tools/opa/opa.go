@@ -76,12 +76,12 @@ func New(ctx context.Context, file string, src []byte, opts ...Option) (*Policy,
 	}
 	p := &Policy{name: strings.TrimSuffix(filepath.Base(file), ".rego"), file: file}
 	if p.valid, err = prep(Query); err != nil {
-		return nil, fmt.Errorf("opa: %s: %w", file, err)
+		return nil, prepError(file, err)
 	}
 	if defines(mod, "reason") {
 		r, err := prep(ReasonQuery)
 		if err != nil {
-			return nil, fmt.Errorf("opa: %s: %w", file, err)
+			return nil, prepError(file, err)
 		}
 		p.reason = &r
 	}
@@ -97,7 +97,34 @@ func parse(file string, src []byte) (*ast.Module, error) {
 	if old, err0 := ast.ParseModuleWithOpts(file, string(src), ast.ParserOptions{RegoVersion: ast.RegoV0}); err0 == nil {
 		return old, nil
 	}
-	return nil, fmt.Errorf("opa: %w", err)
+	return nil, fmt.Errorf("opa: %s", oneLine(err))
+}
+
+// prepError names file unless OPA's errors already locate themselves.
+func prepError(file string, err error) error {
+	var errs ast.Errors
+	if errors.As(err, &errs) {
+		return fmt.Errorf("opa: %s", oneLine(err))
+	}
+	return fmt.Errorf("opa: %s: %s", file, oneLine(err))
+}
+
+// oneLine shortens OPA's multi-line compile errors (with source excerpts) to
+// "file:row: code: message; ...".
+func oneLine(err error) string {
+	var errs ast.Errors
+	if errors.As(err, &errs) {
+		parts := make([]string, 0, len(errs))
+		for _, e := range errs {
+			loc := ""
+			if e.Location != nil {
+				loc = fmt.Sprintf("%s:%d: ", e.Location.File, e.Location.Row)
+			}
+			parts = append(parts, loc+e.Code+": "+e.Message)
+		}
+		return strings.Join(parts, "; ")
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 func defines(mod *ast.Module, rule string) bool {

@@ -20,7 +20,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func write(t *testing.T, dir, name, src string) string {
+func write(t testing.TB, dir, name, src string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -151,5 +151,22 @@ func TestFiles(t *testing.T) {
 	ps, err := opa.Load(context.Background(), []string{filepath.Join(dir, "common")})
 	if err != nil || len(ps) != 2 || ps[0].Name() != "a" || ps[1].Name() != "b" {
 		t.Fatalf("Load: %v, %v", ps, err)
+	}
+}
+
+func TestLoadEnv(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.rego", "package nsm\nvalid := true")
+	write(t, dir, "bad.rego", "package nsm\nvalid if {")
+	ps, err := opa.LoadEnv(context.Background(), "NSM_X_POLICIES", " "+filepath.Join(dir, "a.rego")+", etc/nsm/opa/common/.*.rego ,")
+	if err != nil || len(ps) != 1 || ps[0].Name() != "a" {
+		t.Fatalf("got %v, %v", ps, err)
+	}
+	if ps, err := opa.LoadEnv(context.Background(), "NSM_X_POLICIES", ""); err != nil || len(ps) != 0 {
+		t.Fatalf("empty: %v, %v", ps, err)
+	}
+	_, err = opa.LoadEnv(context.Background(), "NSM_X_POLICIES", filepath.Join(dir, "bad.rego"))
+	if err == nil || !strings.HasPrefix(err.Error(), "NSM_X_POLICIES: "+filepath.Join(dir, "bad.rego")) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %q, want a one-line error naming the variable and the file", err)
 	}
 }
