@@ -203,25 +203,35 @@ func (c *client) dial(ctx context.Context, u *url.URL) (*grpc.ClientConn, error)
 	}
 }
 
-// reviveTimeout bounds the wait for a revived conn without a dial timeout.
-const reviveTimeout = time.Second
+// reviveWait bounds the wait for a revived conn. gRPC keeps reporting
+// TRANSIENT_FAILURE until a reconnect succeeds, so a failed reconnect is only
+// seen as this wait running out: keep it short, the caller retries anyway.
+// Within it the reconnect is retried every reviveRetry, so a hop that comes
+// back during the wait is used at once.
+const (
+	reviveWait  = 200 * time.Millisecond
+	reviveRetry = 50 * time.Millisecond
+)
 
 // revive makes a conn in TRANSIENT_FAILURE reconnect now and waits, bounded,
-// until it is Ready or fails again; the RPC that follows reports the outcome.
+// until it is Ready; the RPC that follows reports the outcome.
 func (c *client) revive(ctx context.Context, cc *grpc.ClientConn) {
-	cc.ResetConnectBackoff()
-	cc.Connect()
-	d := c.o.timeout
-	if d <= 0 {
-		d = reviveTimeout
+	d := reviveWait
+	if c.o.timeout > 0 && c.o.timeout < d {
+		d = c.o.timeout
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	for s := cc.GetState(); s != connectivity.Ready; {
-		if !cc.WaitForStateChange(waitCtx, s) {
-			return
+	for {
+		cc.ResetConnectBackoff()
+		cc.Connect()
+		retryCtx, stop := context.WithTimeout(waitCtx, reviveRetry)
+		s := cc.GetState()
+		for s != connectivity.Ready && s != connectivity.Shutdown && cc.WaitForStateChange(retryCtx, s) {
+			s = cc.GetState()
 		}
-		if s = cc.GetState(); s == connectivity.TransientFailure || s == connectivity.Shutdown {
+		stop()
+		if s == connectivity.Ready || s == connectivity.Shutdown || waitCtx.Err() != nil {
 			return
 		}
 	}
