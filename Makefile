@@ -149,6 +149,36 @@ $(REPOCHECK): $(REPOCHECK_SRC)
 .PHONY: check
 check: verify lint test ## verify, lint and test: everything CI cares about
 
+# ---- containers (issue 5): see Dockerfile and deploy/compose ----------------
+COMPOSE ?= docker-compose
+COMPOSE_FILE := deploy/compose/docker-compose.yml
+COMPOSE_PROJECT ?= nsmesh
+# Targets of the Dockerfile to build; empty: all (hack/images.sh skips a
+# command that does not exist yet).
+IMAGES ?=
+
+.PHONY: images
+images: ## Container images FROM scratch out of static binaries built here (IMAGES=..., TAG=dev)
+	@./hack/images.sh $(IMAGES)
+
+.PHONY: compose-up
+compose-up: ## Build the images and start the docker-compose mesh (COMPOSE_PROJECT=nsmesh)
+	@./hack/images.sh registry nsmgr forwarder-kernel nse-icmp nsc-debug
+	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d --no-build
+	@echo "try: $(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) logs nsc-2; ... exec nsc-2 ping 172.16.1.0"
+
+.PHONY: compose-down
+compose-down: ## Stop the docker-compose mesh and remove its containers, network and volumes
+	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) down -v --remove-orphans
+
+.PHONY: compose-test
+compose-test: ## End-to-end test of the docker-compose mesh (skipped without a Docker engine)
+	@./hack/compose-test.sh
+
+.PHONY: test-healthcheck
+test-healthcheck: ## Tests of hack/healthcheck, the images' grpc.health.v1 probe
+	@$(GO) test -race $(wildcard hack/healthcheck/*.go)
+
 .PHONY: clean
 clean: ## Remove ./bin and the generator binaries in ./.bin
 	rm -rf "$(BIN)" "$(CURDIR)/.bin"
