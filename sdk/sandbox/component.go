@@ -5,9 +5,6 @@ package sandbox
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"net/url"
@@ -15,41 +12,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 )
-
-// TrustDomain is the SPIFFE trust domain of sandbox identities.
-const TrustDomain = "sandbox.nsmesh.test"
-
-// identity is the signing key and SPIFFE ID of one component.
-type identity struct {
-	id  string
-	gen token.Generator
-}
-
-func newIdentity(name string, lifetime time.Duration) (*identity, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	id := fmt.Sprintf("spiffe://%s/%s", TrustDomain, name)
-	gen, err := token.NewJWTGenerator(key, id, lifetime)
-	if err != nil {
-		return nil, err
-	}
-	return &identity{id: id, gen: gen}, nil
-}
-
-// dialOptions are what a component dials the next hop with.
-func (i *identity) dialOptions() []grpc.DialOption {
-	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(i.gen)),
-	}
-}
 
 // process is one restartable server: build registers services on a fresh
 // grpc.Server for each start and may start background work bound to ctx.
@@ -57,6 +22,8 @@ type process struct {
 	name  string
 	urls  []*url.URL
 	build func(ctx context.Context, s *grpc.Server) error
+	// serverOpts are the options of every grpc.Server (credentials).
+	serverOpts []grpc.ServerOption
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -85,7 +52,7 @@ func (p *process) start(parent context.Context) error {
 		p.urls[i] = grpcutils.ListenerURL(l)
 		listeners = append(listeners, l)
 	}
-	s := grpc.NewServer()
+	s := grpc.NewServer(p.serverOpts...)
 	if err := p.build(ctx, s); err != nil {
 		cancel()
 		for _, l := range listeners {

@@ -47,12 +47,13 @@ func (e *Endpoint) Restart(ctx context.Context) error { e.stop(); return e.start
 // whose chain ends with elems and a kernel mechanism.
 func (n *Node) NewEndpoint(ctx context.Context, nse *registry.NetworkServiceEndpoint, elems ...networkservice.NetworkServiceServer) (*Endpoint, error) {
 	d := n.d
-	id, err := newIdentity(nse.GetName(), d.o.tokenLifetime)
+	id, err := d.newIdentity(nse.GetName())
 	if err != nil {
 		return nil, err
 	}
 	e := &Endpoint{id: id, Counter: &Counter{}}
 	e.name = nse.GetName()
+	e.serverOpts = id.serverOptions()
 	// Each endpoint hands out addresses from its own /24.
 	d.endpoints++
 	prefix := netip.PrefixFrom(netip.AddrFrom4([4]byte{169, 254, byte(d.endpoints), 0}), 24)

@@ -28,12 +28,13 @@ import (
 // of a chain does.
 func (n *Node) NewPassthroughEndpoint(ctx context.Context, nse *registry.NetworkServiceEndpoint, next string) (*Endpoint, error) {
 	d := n.d
-	id, err := newIdentity(nse.GetName(), d.o.tokenLifetime)
+	id, err := d.newIdentity(nse.GetName())
 	if err != nil {
 		return nil, err
 	}
 	e := &Endpoint{id: id, Counter: &Counter{}}
 	e.name = nse.GetName()
+	e.serverOpts = id.serverOptions()
 	e.urls = []*url.URL{d.unixURL(nse.GetName())}
 	logger := d.o.logger.WithField("component", e.name)
 	e.build = func(ctx context.Context, s *grpc.Server) error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
@@ -28,6 +29,7 @@ import (
 	regmemory "github.com/nsmesh/nsmesh/sdk/registry/chains/memory"
 	"github.com/nsmesh/nsmesh/sdk/tools/fakes"
 	"github.com/nsmesh/nsmesh/sdk/tools/log"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe/devca"
 )
 
 // TB is the part of testing.TB the sandbox uses.
@@ -46,6 +48,8 @@ type options struct {
 	tokenLifetime     time.Duration
 	regExpiration     time.Duration
 	logger            logrus.FieldLogger
+	mtls              bool
+	svidLifetime      time.Duration
 }
 
 // WithNodes sets the number of nodes (default 1).
@@ -73,12 +77,14 @@ type Domain struct {
 	Nodes    []*Node
 
 	endpoints int
+	ca        *devca.CA // nil without WithMTLS
+	idents    idents
 }
 
 // New starts a registry and the nodes; everything stops at test cleanup.
 func New(ctx context.Context, t TB, opts ...Option) *Domain {
 	t.Helper()
-	o := options{nodes: 1, forwardersPerNode: 1, tokenLifetime: 10 * time.Minute, regExpiration: time.Minute, logger: log.Discard()}
+	o := options{nodes: 1, forwardersPerNode: 1, tokenLifetime: 10 * time.Minute, regExpiration: time.Minute, logger: log.Discard(), svidLifetime: DefaultSVIDLifetime}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -89,6 +95,12 @@ func New(ctx context.Context, t TB, opts ...Option) *Domain {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	d := &Domain{ctx: ctx, t: t, o: o, dir: dir}
+	if o.mtls {
+		if d.ca, err = devca.New(spiffeid.RequireTrustDomainFromString(TrustDomain), 24*time.Hour); err != nil {
+			cancel()
+			t.Fatalf("sandbox: %v", err)
+		}
+	}
 	t.Cleanup(func() {
 		cancel()
 		d.stopAll()
@@ -142,12 +154,13 @@ func (r *Registry) Stop() { r.stop() }
 func (r *Registry) Restart(ctx context.Context) error { r.stop(); return r.start(ctx) }
 
 func (d *Domain) newRegistry() (*Registry, error) {
-	id, err := newIdentity("registry", d.o.tokenLifetime)
+	id, err := d.newIdentity("registry")
 	if err != nil {
 		return nil, err
 	}
 	r := &Registry{id: id}
 	r.name = "registry"
+	r.serverOpts = id.serverOptions()
 	r.urls = []*url.URL{loopbackURL()}
 	r.build = func(ctx context.Context, s *grpc.Server) error {
 		servers, err := regmemory.NewServer(ctx,
@@ -197,12 +210,13 @@ func (m *NSMgr) Restart(ctx context.Context) error { m.stop(); return m.start(ct
 func (d *Domain) newNode(name string) (*Node, error) {
 	n := &Node{d: d, Name: name, tunnelIP: net.IPv4(127, 0, 0, byte(len(d.Nodes)+2))}
 	mgrName := "nsmgr-" + name
-	id, err := newIdentity(mgrName, d.o.tokenLifetime)
+	id, err := d.newIdentity(mgrName)
 	if err != nil {
 		return nil, err
 	}
 	m := &NSMgr{id: id}
 	m.name = mgrName
+	m.serverOpts = id.serverOptions()
 	m.urls = []*url.URL{d.unixURL(mgrName), loopbackURL()}
 	// Bind the TCP port now so the nsmgr knows its own URL before building.
 	l, err := listenRetry(d.ctx, m.urls[1])
@@ -262,12 +276,13 @@ func (n *Node) NewForwarder(ctx context.Context, name string, labels map[string]
 	if labels == nil {
 		labels = map[string]string{"p2p": "true"}
 	}
-	id, err := newIdentity(name, d.o.tokenLifetime)
+	id, err := d.newIdentity(name)
 	if err != nil {
 		return nil, err
 	}
 	f := &Forwarder{id: id, Dataplane: fakes.NewDataplane(), labels: labels}
 	f.name = name
+	f.serverOpts = id.serverOptions()
 	f.urls = []*url.URL{d.unixURL(name)}
 	logger := d.o.logger.WithField("component", name)
 	f.build = func(ctx context.Context, s *grpc.Server) error {
@@ -326,7 +341,7 @@ func register(ctx context.Context, n *Node, id *identity, nse *registry.NetworkS
 
 // RegisterService registers ns through the node's nsmgr.
 func (n *Node) RegisterService(ctx context.Context, ns *registry.NetworkService) error {
-	id, err := newIdentity("ns-admin", n.d.o.tokenLifetime)
+	id, err := n.d.newIdentity("ns-admin")
 	if err != nil {
 		return err
 	}
@@ -343,7 +358,7 @@ func (n *Node) RegisterService(ctx context.Context, ns *registry.NetworkService)
 
 // NewClient returns a network service client of the node, named name.
 func (n *Node) NewClient(ctx context.Context, name string, opts ...client.Option) (networkservice.NetworkServiceClient, error) {
-	id, err := newIdentity(name, n.d.o.tokenLifetime)
+	id, err := n.d.newIdentity(name)
 	if err != nil {
 		return nil, err
 	}

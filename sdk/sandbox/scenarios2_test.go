@@ -83,40 +83,42 @@ func segmentIDs(c *networkservice.Connection) []string {
 
 func TestRefreshKeepsEndpointAndSegmentIDs(t *testing.T) {
 	for _, nodes := range []int{1, 2} {
-		t.Run(fmt.Sprintf("%d nodes", nodes), func(t *testing.T) {
-			ctx, d := setup(t, &registry.NetworkService{Name: "red"}, sandbox.WithNodes(nodes))
-			last := d.Nodes[nodes-1]
-			mustEndpoint(ctx, t, last, "nse-a", nil, []string{"red"})
-			mustEndpoint(ctx, t, last, "nse-b", nil, []string{"red"})
-			nsc := mustClient(ctx, t, d.Nodes[0], "nsc")
-			first, err := nsc.Request(ctx, request("red"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ipc := first.GetContext().GetIpContext()
-			if len(ipc.GetSrcIpAddrs()) != 1 || len(ipc.GetDstIpAddrs()) != 1 {
-				t.Fatalf("no addresses from the endpoint's IPAM: %v", ipc)
-			}
-			for range 3 {
-				// A client refreshes with the connection it got back (same id).
-				again, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: first.Clone()})
+		for _, m := range modes {
+			t.Run(fmt.Sprintf("%s/%d nodes", m.name, nodes), func(t *testing.T) {
+				ctx, d := setup(t, &registry.NetworkService{Name: "red"}, append([]sandbox.Option{sandbox.WithNodes(nodes)}, m.opts...)...)
+				last := d.Nodes[nodes-1]
+				mustEndpoint(ctx, t, last, "nse-a", nil, []string{"red"})
+				mustEndpoint(ctx, t, last, "nse-b", nil, []string{"red"})
+				nsc := mustClient(ctx, t, d.Nodes[0], "nsc")
+				first, err := nsc.Request(ctx, request("red"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if again.GetNetworkServiceEndpointName() != first.GetNetworkServiceEndpointName() {
-					t.Fatalf("refresh moved from %s to %s", first.GetNetworkServiceEndpointName(), again.GetNetworkServiceEndpointName())
+				ipc := first.GetContext().GetIpContext()
+				if len(ipc.GetSrcIpAddrs()) != 1 || len(ipc.GetDstIpAddrs()) != 1 {
+					t.Fatalf("no addresses from the endpoint's IPAM: %v", ipc)
 				}
-				if a, b := strings.Join(segmentIDs(first), ","), strings.Join(segmentIDs(again), ","); a != b {
-					t.Fatalf("segment ids changed:\n%s\n%s", a, b)
+				for range 3 {
+					// A client refreshes with the connection it got back (same id).
+					again, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: first.Clone()})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if again.GetNetworkServiceEndpointName() != first.GetNetworkServiceEndpointName() {
+						t.Fatalf("refresh moved from %s to %s", first.GetNetworkServiceEndpointName(), again.GetNetworkServiceEndpointName())
+					}
+					if a, b := strings.Join(segmentIDs(first), ","), strings.Join(segmentIDs(again), ","); a != b {
+						t.Fatalf("segment ids changed:\n%s\n%s", a, b)
+					}
+					if a, b := first.GetContext().String(), again.GetContext().String(); a != b {
+						t.Fatalf("context changed:\n%s\n%s", a, b)
+					}
 				}
-				if a, b := first.GetContext().String(), again.GetContext().String(); a != b {
-					t.Fatalf("context changed:\n%s\n%s", a, b)
+				if _, err := nsc.Close(ctx, first); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if _, err := nsc.Close(ctx, first); err != nil {
-				t.Fatal(err)
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -302,47 +304,50 @@ func TestRegistrationExpiry(t *testing.T) {
 func TestExpiredClientTokenClosesEveryHop(t *testing.T) {
 	const lifetime = 3 * time.Second
 	for _, nodes := range []int{1, 2} {
-		t.Run(fmt.Sprintf("%d nodes", nodes), func(t *testing.T) {
-			ctx, d := setup(t, &registry.NetworkService{Name: "red"}, sandbox.WithNodes(nodes), sandbox.WithTokenLifetime(lifetime))
-			last := d.Nodes[nodes-1]
-			nse := mustEndpoint(ctx, t, last, "nse", nil, []string{"red"})
-			nsc := mustClient(ctx, t, d.Nodes[0], "nsc", client.WithoutRefresh())
-			// Servers close at the caller's token expiry minus the time the
-			// caller allowed for the Request, so keep that short.
-			reqCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			defer cancel()
-			start := time.Now()
-			conn, err := nsc.Request(reqCtx, request("red"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _, _ = nsc.Close(ctx, conn) }()
-			deadline := time.Now().Add(lifetime + 5*time.Second)
-			for nse.Counter.Closes() == 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			took := time.Since(start)
-			time.Sleep(200 * time.Millisecond)
-			if nse.Counter.Closes() != 1 {
-				t.Fatalf("endpoint closes = %d, want 1", nse.Counter.Closes())
-			}
-			if took < lifetime/3 || took > lifetime+time.Second {
-				t.Fatalf("closed after %v; the token lived %v", took, lifetime)
-			}
-			for _, n := range d.Nodes {
-				if l := n.NSMgr.Current.Begin.Len(); l != 0 {
-					t.Fatalf("%s still holds %d connections", n.Name, l)
+		for _, m := range modes {
+			t.Run(fmt.Sprintf("%s/%d nodes", m.name, nodes), func(t *testing.T) {
+				ctx, d := setup(t, &registry.NetworkService{Name: "red"}, append([]sandbox.Option{sandbox.WithNodes(nodes), sandbox.WithTokenLifetime(lifetime)}, m.opts...)...)
+				last := d.Nodes[nodes-1]
+				nse := mustEndpoint(ctx, t, last, "nse", nil, []string{"red"})
+				nsc := mustClient(ctx, t, d.Nodes[0], "nsc", client.WithoutRefresh())
+				// Servers close at the caller's token expiry minus the time the
+				// caller allowed for the Request, so keep that short (but long
+				// enough for the mTLS handshakes of every hop under -race).
+				reqCtx, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				start := time.Now()
+				conn, err := nsc.Request(reqCtx, request("red"))
+				if err != nil {
+					t.Fatal(err)
 				}
-				for _, f := range n.Forwarders {
-					if l := f.Current.Begin.Len(); l != 0 || len(f.Dataplane.Programmed()) != 0 {
-						t.Fatalf("%s still holds %d connections, %d programmed", f.Name(), l, len(f.Dataplane.Programmed()))
+				defer func() { _, _ = nsc.Close(ctx, conn) }()
+				deadline := time.Now().Add(lifetime + 5*time.Second)
+				for nse.Counter.Closes() == 0 && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				took := time.Since(start)
+				time.Sleep(200 * time.Millisecond)
+				if nse.Counter.Closes() != 1 {
+					t.Fatalf("endpoint closes = %d, want 1", nse.Counter.Closes())
+				}
+				if took < lifetime/3 || took > lifetime+time.Second {
+					t.Fatalf("closed after %v; the token lived %v", took, lifetime)
+				}
+				for _, n := range d.Nodes {
+					if l := n.NSMgr.Current.Begin.Len(); l != 0 {
+						t.Fatalf("%s still holds %d connections", n.Name, l)
+					}
+					for _, f := range n.Forwarders {
+						if l := f.Current.Begin.Len(); l != 0 || len(f.Dataplane.Programmed()) != 0 {
+							t.Fatalf("%s still holds %d connections, %d programmed", f.Name(), l, len(f.Dataplane.Programmed()))
+						}
 					}
 				}
-			}
-			if l := nse.Current.Begin.Len(); l != 0 {
-				t.Fatalf("endpoint still holds %d connections", l)
-			}
-		})
+				if l := nse.Current.Begin.Len(); l != 0 {
+					t.Fatalf("endpoint still holds %d connections", l)
+				}
+			})
+		}
 	}
 }
 
@@ -449,45 +454,47 @@ func TestServiceFunctionChain(t *testing.T) {
 		{"local", 1, 0, 0, []string{"nsc", "nsmgr-node-1", "fwd-node-1-1", "firewall", "nsmgr-node-1", "fwd-node-1-1", "nse-red"}},
 		{"remote", 2, 1, 0, []string{"nsc", "nsmgr-node-1", "fwd-node-1-1", "nsmgr-node-2", "fwd-node-2-1", "firewall", "nsmgr-node-2", "fwd-node-2-1", "nsmgr-node-1", "fwd-node-1-1", "nse-red"}},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx, d := setup(t, &registry.NetworkService{Name: "secure"}, sandbox.WithNodes(tt.nodes))
-			if err := d.Nodes[0].RegisterService(ctx, &registry.NetworkService{Name: "red"}); err != nil {
-				t.Fatal(err)
-			}
-			nse := mustEndpoint(ctx, t, d.Nodes[tt.nse], "nse-red", nil, []string{"red"})
-			fw, err := d.Nodes[tt.pt].NewPassthroughEndpoint(ctx, &registry.NetworkServiceEndpoint{Name: "firewall", NetworkServiceNames: []string{"secure"}}, "red")
-			if err != nil {
-				t.Fatal(err)
-			}
-			nsc := mustClient(ctx, t, d.Nodes[0], "nsc")
-			conn, err := nsc.Request(ctx, request("secure"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := strings.Join(pathNames(conn), " "); got != strings.Join(tt.want, " ") {
-				t.Fatalf("path\n got %s\nwant %s", got, strings.Join(tt.want, " "))
-			}
-			if conn.GetNetworkService() != "secure" || conn.GetNetworkServiceEndpointName() != "firewall" {
-				t.Fatalf("client sees %s/%s", conn.GetNetworkService(), conn.GetNetworkServiceEndpointName())
-			}
-			// A refresh travels the whole chain and keeps it.
-			again, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: conn.Clone()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if a, b := strings.Join(segmentIDs(conn), ","), strings.Join(segmentIDs(again), ","); a != b {
-				t.Fatalf("segment ids changed on refresh:\n%s\n%s", a, b)
-			}
-			if _, err := nsc.Close(ctx, again); err != nil {
-				t.Fatal(err)
-			}
-			if fw.Counter.Closes() != 1 || nse.Counter.Closes() != 1 {
-				t.Fatalf("closes: firewall %d, endpoint %d", fw.Counter.Closes(), nse.Counter.Closes())
-			}
-			if nse.Counter.Requests() != 2 {
-				t.Fatalf("endpoint requests = %d, want 2 (request and refresh)", nse.Counter.Requests())
-			}
-		})
+		for _, m := range modes {
+			t.Run(m.name+"/"+tt.name, func(t *testing.T) {
+				ctx, d := setup(t, &registry.NetworkService{Name: "secure"}, append([]sandbox.Option{sandbox.WithNodes(tt.nodes)}, m.opts...)...)
+				if err := d.Nodes[0].RegisterService(ctx, &registry.NetworkService{Name: "red"}); err != nil {
+					t.Fatal(err)
+				}
+				nse := mustEndpoint(ctx, t, d.Nodes[tt.nse], "nse-red", nil, []string{"red"})
+				fw, err := d.Nodes[tt.pt].NewPassthroughEndpoint(ctx, &registry.NetworkServiceEndpoint{Name: "firewall", NetworkServiceNames: []string{"secure"}}, "red")
+				if err != nil {
+					t.Fatal(err)
+				}
+				nsc := mustClient(ctx, t, d.Nodes[0], "nsc")
+				conn, err := nsc.Request(ctx, request("secure"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.Join(pathNames(conn), " "); got != strings.Join(tt.want, " ") {
+					t.Fatalf("path\n got %s\nwant %s", got, strings.Join(tt.want, " "))
+				}
+				if conn.GetNetworkService() != "secure" || conn.GetNetworkServiceEndpointName() != "firewall" {
+					t.Fatalf("client sees %s/%s", conn.GetNetworkService(), conn.GetNetworkServiceEndpointName())
+				}
+				// A refresh travels the whole chain and keeps it.
+				again, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: conn.Clone()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a, b := strings.Join(segmentIDs(conn), ","), strings.Join(segmentIDs(again), ","); a != b {
+					t.Fatalf("segment ids changed on refresh:\n%s\n%s", a, b)
+				}
+				if _, err := nsc.Close(ctx, again); err != nil {
+					t.Fatal(err)
+				}
+				if fw.Counter.Closes() != 1 || nse.Counter.Closes() != 1 {
+					t.Fatalf("closes: firewall %d, endpoint %d", fw.Counter.Closes(), nse.Counter.Closes())
+				}
+				if nse.Counter.Requests() != 2 {
+					t.Fatalf("endpoint requests = %d, want 2 (request and refresh)", nse.Counter.Requests())
+				}
+			})
+		}
 	}
 }
 
