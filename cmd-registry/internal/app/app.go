@@ -5,8 +5,11 @@
 // sdk/registry/chains/memory on one gRPC server, with grpc.health.v1, on
 // every NSM_LISTEN_ON URL.
 //
-//	NS:  grpcmetadata → updatepath → payload default (IP) → memory
-//	NSE: grpcmetadata → updatepath → begin → registration time → expire(NSM_EXPIRE_PERIOD) → memory
+//	NS:  grpcmetadata → updatepath → authorize → payload default (IP) → memory
+//	NSE: grpcmetadata → updatepath → authorize → begin → registration time → expire(NSM_EXPIRE_PERIOD) → memory
+//
+// authorize lets only the first registrant of a name register it again or
+// unregister it, then runs the Rego policies of NSM_REGISTRY_SERVER_POLICIES.
 package app
 
 import (
@@ -22,10 +25,12 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/nsmesh/nsmesh/cmd-registry/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains/memory"
 	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/opa"
 )
 
 // DefaultStopTimeout bounds the graceful stop; after it the server stops hard.
@@ -75,6 +80,10 @@ func Run(ctx context.Context, cfg *config.Config, logger logrus.FieldLogger, opt
 		memory.WithDefaultExpiration(cfg.ExpirePeriod),
 		memory.WithTokenGenerator(o.gen),
 		memory.WithLogger(log),
+		memory.WithNSAuthorize(authorize.NewNSServer(authorize.WithLogger(log),
+			authorize.WithAdditionalPolicies(opa.RegistryPolicies(cfg.RegistryServerPolicies)...))),
+		memory.WithNSEAuthorize(authorize.NewNSEServer(authorize.WithLogger(log),
+			authorize.WithAdditionalPolicies(opa.RegistryPolicies(cfg.RegistryServerPolicies)...))),
 	)
 	if err != nil {
 		return fmt.Errorf("registry chain: %w", err)

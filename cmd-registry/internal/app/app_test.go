@@ -6,6 +6,9 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,12 +21,16 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/cmd-registry/internal/app"
 	"github.com/nsmesh/nsmesh/cmd-registry/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains/client"
+	"github.com/nsmesh/nsmesh/sdk/token"
+	"github.com/nsmesh/nsmesh/sdk/tools/opa"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -160,5 +167,71 @@ func TestListenFailure(t *testing.T) {
 	logger.SetOutput(&syncBuffer{})
 	if err := app.Run(context.Background(), cfg, logger); err == nil {
 		t.Fatal("Run succeeded without a listener")
+	}
+}
+
+// The native ownership check and a Rego policy from
+// NSM_REGISTRY_SERVER_POLICIES both guard the registry.
+func TestRegistryPolicies(t *testing.T) {
+	u := socket(t)
+	f := filepath.Join(t.TempDir(), "no_test_names.rego")
+	if err := os.WriteFile(f, []byte("package nsm\nvalid if not startswith(input.resource_name, \"test-\")\nreason := \"names starting with test- are reserved\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policies, err := opa.LoadEnv(context.Background(), "NSM_REGISTRY_SERVER_POLICIES", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Name: "registry-test", ListenOn: []*url.URL{u}, MaxTokenLifetime: time.Minute,
+		ExpirePeriod: time.Minute, LogLevel: logrus.InfoLevel, RegistryServerPolicies: policies}
+	logger := logrus.New()
+	logger.SetOutput(&syncBuffer{})
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(runCtx, cfg, logger) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	as := func(id string) registry.NetworkServiceEndpointRegistryClient {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen, err := token.NewJWTGenerator(key, id, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := grpc.NewClient(u.String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cc.Close() })
+		return registry.NewNetworkServiceEndpointRegistryClient(cc)
+	}
+	a, b := as("spiffe://test/a"), as("spiffe://test/b")
+	var regErr error
+	for range 100 { // the server may still be starting
+		if _, regErr = a.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1"}); status.Code(regErr) != codes.Unavailable {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if regErr != nil {
+		t.Fatal(regErr)
+	}
+	_, err = b.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1"})
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "spiffe://test/a") {
+		t.Fatalf("other identity: %v, want PermissionDenied naming the owner", err)
+	}
+	_, err = b.Register(ctx, &registry.NetworkServiceEndpoint{Name: "test-1"})
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "policy no_test_names: no sufficient privileges") ||
+		!strings.Contains(err.Error(), "reserved") {
+		t.Fatalf("reserved name: %v, want the Rego policy's denial", err)
 	}
 }

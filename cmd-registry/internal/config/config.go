@@ -6,6 +6,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/opa"
 )
 
 // Prefix of every variable.
@@ -29,6 +31,9 @@ type env struct {
 	ExpirePeriod     time.Duration `default:"1m" split_words:"true"`
 	LogLevel         string        `default:"INFO" split_words:"true"`
 	ProxyRegistryURL string        `split_words:"true"`
+	// RegistryServerPolicies: upstream's name and mask syntax; empty runs
+	// only the native ownership policy.
+	RegistryServerPolicies string `split_words:"true"`
 }
 
 // Config is the checked configuration.
@@ -48,6 +53,11 @@ type Config struct {
 	// ProxyRegistryURL is NSM_PROXY_REGISTRY_URL, kept only to warn that
 	// interdomain forwarding is not supported yet.
 	ProxyRegistryURL string
+	// RegistryServerPolicies are the Rego policies of
+	// NSM_REGISTRY_SERVER_POLICIES (comma-separated .rego files, directories,
+	// globs or dir/regexp masks), checked on every Register and Unregister
+	// after the native first-registrant policy.
+	RegistryServerPolicies []*opa.Policy
 }
 
 // Load reads and checks the environment.
@@ -79,6 +89,9 @@ func Load() (*Config, error) {
 	}
 	if c.ExpirePeriod <= 0 {
 		return nil, fmt.Errorf("NSM_EXPIRE_PERIOD: %s: must be positive", c.ExpirePeriod)
+	}
+	if c.RegistryServerPolicies, err = opa.LoadEnv(context.Background(), "NSM_REGISTRY_SERVER_POLICIES", e.RegistryServerPolicies); err != nil {
+		return nil, err
 	}
 	if c.LogLevel, err = logrus.ParseLevel(e.LogLevel); err != nil {
 		return nil, fmt.Errorf("NSM_LOG_LEVEL: bad value %q: want one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC", e.LogLevel)

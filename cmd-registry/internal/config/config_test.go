@@ -5,6 +5,7 @@ package config_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var vars = []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_MAX_TOKEN_LIFETIME", "NSM_EXPIRE_PERIOD", "NSM_LOG_LEVEL", "NSM_PROXY_REGISTRY_URL"}
+var vars = []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_MAX_TOKEN_LIFETIME", "NSM_EXPIRE_PERIOD", "NSM_LOG_LEVEL", "NSM_PROXY_REGISTRY_URL", "NSM_REGISTRY_SERVER_POLICIES"}
 
 func TestLoad(t *testing.T) {
 	tests := []struct {
@@ -58,6 +59,16 @@ func TestLoad(t *testing.T) {
 		{name: "negative expire period", env: map[string]string{"NSM_EXPIRE_PERIOD": "-1m"}, wantErr: "NSM_EXPIRE_PERIOD: -1m0s: must be positive"},
 		{name: "bad log level", env: map[string]string{"NSM_LOG_LEVEL": "LOUD"}, wantErr: `NSM_LOG_LEVEL: bad value "LOUD"`},
 		{name: "empty name", env: map[string]string{"NSM_NAME": " "}, wantErr: "NSM_NAME: must not be empty"},
+		{name: "registry server policies", env: map[string]string{"NSM_REGISTRY_SERVER_POLICIES": policy(t, "valid := true") + ",etc/nsm/opa/common/.*.rego"},
+			check: func(t *testing.T, c *config.Config) {
+				if len(c.RegistryServerPolicies) != 1 || c.RegistryServerPolicies[0].Name() != "p" {
+					t.Fatalf("policies %v, want p", c.RegistryServerPolicies)
+				}
+			}},
+		{name: "policy that does not compile", env: map[string]string{"NSM_REGISTRY_SERVER_POLICIES": policy(t, "valid if {")},
+			wantErr: "NSM_REGISTRY_SERVER_POLICIES: "},
+		{name: "policy mask that matches nothing", env: map[string]string{"NSM_REGISTRY_SERVER_POLICIES": "/nonexistent/*.rego"},
+			wantErr: `NSM_REGISTRY_SERVER_POLICIES: "/nonexistent/*.rego" matches no .rego file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,4 +121,14 @@ func FuzzListenOn(f *testing.F) {
 			}
 		}
 	})
+}
+
+// policy writes a package nsm policy with body and returns its file.
+func policy(t *testing.T, body string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "p.rego")
+	if err := os.WriteFile(f, []byte("package nsm\n"+body+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
