@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,14 +46,22 @@ func (s servingStatus) String() string {
 // bytes, anything much larger is not one.
 const maxResponse = 4096
 
-// check makes one Health/Check call over HTTP/2 without TLS (what a gRPC
-// server with insecure credentials speaks) and returns the status.
-func check(ctx context.Context, t target, service string) (servingStatus, error) {
+// check makes one Health/Check call over HTTP/2, with TLS when tlsConf is
+// not nil, else in plaintext (what a gRPC server with insecure credentials
+// speaks), and returns the status.
+func check(ctx context.Context, t target, service string, tlsConf *tls.Config) (servingStatus, error) {
 	protocols := new(http.Protocols)
-	protocols.SetUnencryptedHTTP2(true)
+	scheme := "http"
+	if tlsConf != nil {
+		protocols.SetHTTP2(true)
+		scheme = "https"
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	var d net.Dialer
 	tr := &http.Transport{
-		Protocols: protocols,
+		Protocols:       protocols,
+		TLSClientConfig: tlsConf,
 		// Every call goes to t whatever the URL says; for unix sockets the
 		// URL's host is only the :authority header.
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -66,7 +75,7 @@ func check(ctx context.Context, t target, service string) (servingStatus, error)
 		host = "localhost"
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		(&url.URL{Scheme: "http", Host: host, Path: "/grpc.health.v1.Health/Check"}).String(),
+		(&url.URL{Scheme: scheme, Host: host, Path: "/grpc.health.v1.Health/Check"}).String(),
 		bytes.NewReader(frame(encodeRequest(service))))
 	if err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -159,6 +160,12 @@ func FuzzDecodeResponse(f *testing.F) {
 // each answer is exercised without a gRPC dependency.
 func fakeHealth(t *testing.T, answer func(w http.ResponseWriter, service []byte)) target {
 	t.Helper()
+	return fakeHealthTLS(t, answer, nil)
+}
+
+// fakeHealthTLS is fakeHealth speaking TLS with conf when it is not nil.
+func fakeHealthTLS(t *testing.T, answer func(w http.ResponseWriter, service []byte), conf *tls.Config) target {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "h.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -166,7 +173,8 @@ func fakeHealth(t *testing.T, answer func(w http.ResponseWriter, service []byte)
 	}
 	p := new(http.Protocols)
 	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Protocols: p, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.SetHTTP2(true)
+	srv := &http.Server{Protocols: p, TLSConfig: conf, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Content-Type") != "application/grpc" || r.URL.Path != "/grpc.health.v1.Health/Check" {
 			http.Error(w, "not a health call", http.StatusBadRequest)
 			return
@@ -180,7 +188,13 @@ func fakeHealth(t *testing.T, answer func(w http.ResponseWriter, service []byte)
 		}
 		answer(w, m)
 	})}
-	go func() { _ = srv.Serve(l) }()
+	go func() {
+		if conf != nil {
+			_ = srv.ServeTLS(l, "", "")
+		} else {
+			_ = srv.Serve(l)
+		}
+	}()
 	t.Cleanup(func() { _ = srv.Close() })
 	return target{network: "unix", address: sock}
 }
@@ -229,7 +243,7 @@ func TestCheckAnswers(t *testing.T) {
 			if tc.name == "service sent" {
 				service = "svc"
 			}
-			got, err := check(ctx, fakeHealth(t, tc.answer), service)
+			got, err := check(ctx, fakeHealth(t, tc.answer), service, nil)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want %q", err, tc.err)

@@ -17,6 +17,12 @@
 // passes to HEALTHCHECK commands), else -default. An unspecified host
 // (tcp://:5002) is probed on the loopback address.
 //
+// Transport security follows the component's own environment, which Docker
+// passes to HEALTHCHECK commands too: with NSM_SVID_DIR the probe speaks
+// mutual TLS presenting the component's SVID and checks the server's SVID
+// against the bundle there; with NSM_INSECURE=true, or no identity at all, it
+// speaks plaintext.
+//
 // Exit status: 0 SERVING; 1 anything else, with one line on stderr saying
 // what was wrong. (Docker reserves status 2, so usage errors exit 1 too.)
 package main
@@ -58,9 +64,13 @@ func run(args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	tlsConf, err := transportSecurity(getenv)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	status, err := check(ctx, t, *service)
+	status, err := check(ctx, t, *service, tlsConf)
 	if err != nil {
 		return fmt.Errorf("%s: %w", raw, err)
 	}
