@@ -14,14 +14,13 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/nsmesh/nsmesh/cmd-nsmgr/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/chains/nsmgr"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/fdpass"
-	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // StopTimeout bounds the graceful stop on exit.
@@ -33,18 +32,20 @@ func Run(ctx context.Context, cfg *config.Config, ready ...func([]net.Addr)) err
 	logger := command.NewLogger(ctx, cfg.LogLevel)
 	log := logger.WithFields(logrus.Fields{"component": "nsmgr", "name": cfg.Name})
 
-	gen, err := command.DevIdentity("nsmgr", cfg.Name, cfg.MaxTokenLifetime)
+	ident, err := spiffe.Open(ctx, cfg.Identity, "nsmgr", cfg.Name, cfg.MaxTokenLifetime, spiffe.WithLogger(log))
 	if err != nil {
-		return fmt.Errorf("app: %w", err)
+		return fmt.Errorf("app: identity: %w", err)
 	}
+	defer func() { _ = ident.Close() }()
+	gen := ident.TokenGenerator()
 	if cfg.PprofListenOn != "" {
 		if err := command.ServePprof(ctx, cfg.PprofListenOn, log); err != nil {
 			return fmt.Errorf("app: %w", err)
 		}
 	}
-	log.Warn("insecure: no TLS (development mode)")
-	creds := insecure.NewCredentials()
-	dialOpts := append(fdpass.DialOptions(creds), grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))
+	// mTLS on every connection (plaintext only with NSM_INSECURE=true), path
+	// tokens signed with the SVID key; fd passing wraps the credentials.
+	dialOpts := append(fdpass.DialOptions(ident.ClientCredentials()), grpc.WithPerRPCCredentials(ident.PerRPCCredentials()))
 
 	opts := []nsmgr.Option{
 		nsmgr.WithURL(cfg.PublicURL),
@@ -66,7 +67,7 @@ func Run(ctx context.Context, cfg *config.Config, ready ...func([]net.Addr)) err
 		return fmt.Errorf("app: %w", err)
 	}
 
-	server := grpc.NewServer(fdpass.ServerOptions(creds)...)
+	server := grpc.NewServer(fdpass.ServerOptions(ident.ServerCredentials())...)
 	mgr.Register(server)
 	grpcutils.RegisterHealth(server)
 	var listeners []net.Listener

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -22,11 +23,56 @@ import (
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/cmd-nsmgr/internal/app"
 	"github.com/nsmesh/nsmesh/cmd-nsmgr/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe/devca"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// modes returns how the test runs the nsmgr (its identity) and how its
+// clients dial it: plaintext with NSM_INSECURE, and mTLS with an SVID
+// directory of a development CA and clients of the same trust domain.
+func modes(t *testing.T) []struct {
+	name string
+	id   spiffe.Config
+	dial []grpc.DialOption
+} {
+	ca := devca.MustNew("nsmesh.local")
+	dir := filepath.Join(t.TempDir(), "nsmgr")
+	if _, err := ca.IssueToDir(dir, spiffeid.RequireFromString("spiffe://nsmesh.local/nsmgr/nsmgr-test"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	svid, err := ca.Issue(spiffeid.RequireFromString("spiffe://nsmesh.local/nsc/test"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := spiffe.NewMemorySource(svid, ca.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := spiffe.FromSource(src, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []struct {
+		name string
+		id   spiffe.Config
+		dial []grpc.DialOption
+	}{
+		{"insecure", spiffe.Insecure(), []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}},
+		{"mTLS", spiffe.Config{Mode: spiffe.ModeFiles, SVIDDir: dir}, client.DialOptions()},
+	}
+}
+
 func TestServesHealthRegistryAndStops(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.name, func(t *testing.T) {
+			serve(t, m.id, m.dial)
+		})
+	}
+}
+
+func serve(t *testing.T, id spiffe.Config, dial []grpc.DialOption) {
 	dir, err := os.MkdirTemp("", "nsmgr-")
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +87,7 @@ func TestServesHealthRegistryAndStops(t *testing.T) {
 		DialTimeout:          time.Second,
 		ForwarderServiceName: "forwarder",
 		LogLevel:             logrus.ErrorLevel,
+		Identity:             id,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan []net.Addr, 1)
@@ -53,7 +100,7 @@ func TestServesHealthRegistryAndStops(t *testing.T) {
 		t.Fatalf("Run ended early: %v", err)
 	}
 	for _, target := range []string{"unix://" + sock, addrs[1].String()} {
-		cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		cc, err := grpc.NewClient(target, dial...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +113,21 @@ func TestServesHealthRegistryAndStops(t *testing.T) {
 		_ = cc.Close()
 	}
 	// Without a registry URL registrations stay in memory and can be found.
-	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if id.Mode != spiffe.ModeInsecure {
+		// A plaintext client gets nothing from an mTLS nsmgr.
+		plain, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, stop := context.WithTimeout(ctx, time.Second)
+		_, err = healthpb.NewHealthClient(plain).Check(short, &healthpb.HealthCheckRequest{})
+		stop()
+		_ = plain.Close()
+		if err == nil {
+			t.Fatal("a plaintext client was served")
+		}
+	}
+	cc, err := grpc.NewClient("unix://"+sock, dial...)
 	if err != nil {
 		t.Fatal(err)
 	}

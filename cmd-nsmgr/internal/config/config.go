@@ -17,6 +17,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // DefaultListenOn serves local workloads on the conventional socket and
@@ -58,6 +59,9 @@ type Config struct {
 	// PprofListenOn is where net/http/pprof is served (NSM_PPROF_LISTEN_ON);
 	// empty unless NSM_PPROF_ENABLED.
 	PprofListenOn string
+	// Identity is where the SVID comes from (SPIFFE_ENDPOINT_SOCKET,
+	// NSM_SVID_DIR or NSM_INSECURE=true; one is required).
+	Identity spiffe.Config
 }
 
 // Load reads and checks the environment.
@@ -66,7 +70,14 @@ func Load() (*Config, error) {
 	if err := command.Process(&e); err != nil {
 		return nil, err
 	}
-	return check(&e, hostIP)
+	c, err := check(&e, hostIP)
+	if err != nil {
+		return nil, err
+	}
+	if c.Identity, err = spiffe.FromEnv(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func check(e *env, ipOf func() (net.IP, error)) (*Config, error) {

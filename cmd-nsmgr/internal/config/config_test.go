@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 func TestCheck(t *testing.T) {
@@ -72,6 +74,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestLoadReadsEnvironment(t *testing.T) {
+	t.Setenv("NSM_INSECURE", "true")
 	t.Setenv("NSM_NAME", "mgr-a")
 	t.Setenv("NSM_LISTEN_ON", "unix:///tmp/a.sock,tcp://127.0.0.1:6001")
 	t.Setenv("NSM_DIAL_TIMEOUT", "2s")
@@ -95,5 +98,29 @@ func TestLoadReadsEnvironment(t *testing.T) {
 	t.Setenv("NSM_DIAL_TIMEOUT", "soon")
 	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "NSM_DIAL_TIMEOUT") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Without an identity the nsmgr does not start; the message names the
+// variables that give it one.
+func TestLoadNeedsAnIdentity(t *testing.T) {
+	for _, k := range []string{"SPIFFE_ENDPOINT_SOCKET", "NSM_SVID_DIR", "NSM_INSECURE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("NSM_LISTEN_ON", "unix:///tmp/a.sock,tcp://127.0.0.1:6001")
+	_, err := Load()
+	if !errors.Is(err, spiffe.ErrNoIdentity) {
+		t.Fatalf("err = %v, want ErrNoIdentity", err)
+	}
+	for _, v := range []string{"SPIFFE_ENDPOINT_SOCKET", "NSM_SVID_DIR", "NSM_INSECURE=true"} {
+		if !strings.Contains(err.Error(), v) {
+			t.Errorf("%q does not name %s", err, v)
+		}
+	}
+	dir := t.TempDir()
+	t.Setenv("NSM_SVID_DIR", dir)
+	c, err := Load()
+	if err != nil || c.Identity.Mode != spiffe.ModeFiles || c.Identity.SVIDDir != dir {
+		t.Fatalf("with NSM_SVID_DIR: %+v, %v", c, err)
 	}
 }
