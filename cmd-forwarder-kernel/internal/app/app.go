@@ -16,7 +16,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
@@ -30,9 +29,9 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
 	regclient "github.com/nsmesh/nsmesh/sdk/registry/chains/client"
-	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 const (
@@ -69,14 +68,15 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 		}
 	}
 
-	// Identity: an ephemeral key until SPIFFE SVIDs are wired (issue 4).
-	gen, err := command.DevIdentity("forwarder", cfg.Name, cfg.MaxTokenLifetime)
+	// mTLS on every connection (plaintext only with NSM_INSECURE=true), path
+	// tokens signed with the SVID key; fd passing wraps the credentials.
+	ident, err := spiffe.Open(ctx, cfg.Identity, "forwarder", cfg.Name, cfg.MaxTokenLifetime, spiffe.WithLogger(log))
 	if err != nil {
-		return fmt.Errorf("app: %w", err)
+		return fmt.Errorf("app: identity: %w", err)
 	}
-	log.Warn("insecure: no TLS (development mode)")
-	creds := insecure.NewCredentials()
-	dialOpts := append(fdpass.DialOptions(creds), grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))
+	defer func() { _ = ident.Close() }()
+	gen := ident.TokenGenerator()
+	dialOpts := append(fdpass.DialOptions(ident.ClientCredentials()), grpc.WithPerRPCCredentials(ident.PerRPCCredentials()))
 
 	remote, err := newTunnels(cfg, tunnelIP, log)
 	if err != nil {
@@ -121,7 +121,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 		return fmt.Errorf("app: %w", err)
 	}
 
-	server := grpc.NewServer(fdpass.ServerOptions(creds)...)
+	server := grpc.NewServer(fdpass.ServerOptions(ident.ServerCredentials())...)
 	fwd.Register(server)
 	grpcutils.RegisterHealth(server)
 	listener, err := grpcutils.Listen(ctx, cfg.ListenOn)

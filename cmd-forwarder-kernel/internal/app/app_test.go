@@ -35,6 +35,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	kernelmech "github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
 	"github.com/nsmesh/nsmesh/sdk/sandbox"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -200,11 +201,18 @@ func TestLocalConnectionThroughTheForwarder(t *testing.T) {
 	nscNS, nscPath := newNS(t, "nsc")
 	nseNS, nsePath := newNS(t, "nse")
 
-	d := sandbox.New(ctx, t, sandbox.WithForwardersPerNode(0))
+	// mTLS as deployed: the forwarder reads an SVID directory of the
+	// sandbox's trust domain.
+	d := sandbox.New(ctx, t, sandbox.WithForwardersPerNode(0), sandbox.WithMTLS())
 	node := d.Nodes[0]
 	dir := t.TempDir()
 	name := "fwd-" + runID
+	svidDir, err := d.WriteSVIDDir(name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := &config.Config{
+		Identity:         spiffe.Config{Mode: spiffe.ModeFiles, SVIDDir: svidDir},
 		Name:             name,
 		ListenOn:         &url.URL{Scheme: "unix", Path: filepath.Join(dir, "fwd.sock")},
 		ConnectTo:        node.NSMgr.UnixURL(),

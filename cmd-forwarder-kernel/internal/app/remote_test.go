@@ -24,6 +24,7 @@ import (
 	kernelmech "github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/sandbox"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // TestRemoteConnectionOverWireGuard runs two forwarder applications, one per
@@ -39,7 +40,7 @@ func TestRemoteConnectionOverWireGuard(t *testing.T) {
 	nscNS, nscPath := newNS(t, "rnsc")
 	nseNS, nsePath := newNS(t, "rnse")
 
-	d := sandbox.New(ctx, t, sandbox.WithNodes(2), sandbox.WithForwardersPerNode(0))
+	d := sandbox.New(ctx, t, sandbox.WithNodes(2), sandbox.WithForwardersPerNode(0), sandbox.WithMTLS())
 	dir := t.TempDir()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -49,7 +50,12 @@ func TestRemoteConnectionOverWireGuard(t *testing.T) {
 		name := fmt.Sprintf("fwd%d-%s", i, runID)
 		names = append(names, name)
 		first := uint16(46000 + 100*i)
+		svidDir, err := d.WriteSVIDDir(name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cfg := &config.Config{
+			Identity:         spiffe.Config{Mode: spiffe.ModeFiles, SVIDDir: svidDir},
 			Name:             name,
 			ListenOn:         &url.URL{Scheme: "unix", Path: filepath.Join(dir, name+".sock")},
 			ConnectTo:        node.NSMgr.UnixURL(),
@@ -151,4 +157,3 @@ func TestRemoteConnectionOverWireGuard(t *testing.T) {
 		}
 	}
 }
-

@@ -23,6 +23,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // env is the raw environment, as envconfig decodes it.
@@ -62,6 +63,9 @@ type Config struct {
 	// PprofListenOn is where net/http/pprof is served; empty unless
 	// NSM_PPROF_ENABLED.
 	PprofListenOn string
+	// Identity is where the SVID comes from (SPIFFE_ENDPOINT_SOCKET,
+	// NSM_SVID_DIR or NSM_INSECURE=true; one is required).
+	Identity spiffe.Config
 }
 
 // ErrConfig is wrapped by every error of FromEnv.
@@ -73,7 +77,14 @@ func FromEnv() (*Config, error) {
 	if err := command.Process(&e); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return e.check()
+	c, err := e.check()
+	if err != nil {
+		return nil, err
+	}
+	if c.Identity, err = spiffe.FromEnv(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return c, nil
 }
 
 func (e env) check() (*Config, error) {
@@ -145,6 +156,9 @@ func (e env) check() (*Config, error) {
 func Usage(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if err := envconfig.Usagef(command.Prefix, &env{}, tw, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"); err != nil {
+		return err
+	}
+	if err := spiffe.WriteUsage(tw); err != nil {
 		return err
 	}
 	return tw.Flush()

@@ -17,19 +17,22 @@ import (
 
 	"github.com/nsmesh/nsmesh/cmd-forwarder-kernel/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// clearEnv unsets every NSM_* variable for the test, so the machine's
-// environment cannot leak into the expectations.
+// clearEnv unsets every NSM_* variable (and SPIFFE_ENDPOINT_SOCKET) for the
+// test, so the machine's environment cannot leak into the expectations,
+// then sets NSM_INSECURE=true: an identity is required.
 func clearEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "NSM_") {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "NSM_") || k == "SPIFFE_ENDPOINT_SOCKET" {
 			t.Setenv(k, "") // registers the restore
 			_ = os.Unsetenv(k)
 		}
 	}
+	t.Setenv("NSM_INSECURE", "true")
 }
 
 func TestDefaults(t *testing.T) {
@@ -47,6 +50,7 @@ func TestDefaults(t *testing.T) {
 		DialTimeout:      750 * time.Millisecond,
 		LogLevel:         logrus.InfoLevel,
 		AdoptionGrace:    10 * time.Minute,
+		Identity:         spiffe.Insecure(),
 	}
 	if c.ListenOn.String() != "unix:///var/lib/networkservicemesh/forwarder.sock" ||
 		c.ConnectTo.String() != "unix:///var/lib/networkservicemesh/nsm.io.sock" || c.TunnelIP != nil {
@@ -164,6 +168,8 @@ func TestFromEnvErrors(t *testing.T) {
 		{"NSM_ADOPTION_GRACE", "soon", "non-negative"},
 		{"NSM_PPROF_ENABLED", "sure", "NSM_PPROF_ENABLED"},
 		{"NSM_PPROF_LISTEN_ON", "6060", "host:port"},
+		{"NSM_INSECURE", "", "spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET"},
+		{"NSM_SVID_DIR", "/tmp", "NSM_SVID_DIR and NSM_INSECURE=true are set; set only one"},
 	} {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
 			clearEnv(t)
@@ -188,7 +194,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_CONNECT_TO", "NSM_TUNNEL_IP", "NSM_VXLAN_PORT", "NSM_WIREGUARD_PORTS", "NSM_VXLAN_FALLBACK", "NSM_LABELS",
-		"NSM_MAX_TOKEN_LIFETIME", "NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_ADOPTION_GRACE", "NSM_PPROF_ENABLED", "NSM_PPROF_LISTEN_ON"} {
+		"NSM_MAX_TOKEN_LIFETIME", "NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_ADOPTION_GRACE", "NSM_PPROF_ENABLED", "NSM_PPROF_LISTEN_ON",
+		"SPIFFE_ENDPOINT_SOCKET", "NSM_SVID_DIR", "NSM_INSECURE"} {
 		if !strings.Contains(b.String(), k) {
 			t.Errorf("usage lacks %s:\n%s", k, b.String())
 		}
