@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 )
 
 // Files of an SVID directory (NSM_SVID_DIR), as `nsmctl devca` writes them
@@ -29,8 +29,14 @@ const (
 // all. The probe presents the component's own SVID, so it needs no identity
 // of its own.
 func transportSecurity(getenv func(string) string) (*tls.Config, error) {
-	if strings.EqualFold(getenv("NSM_INSECURE"), "true") {
-		return nil, nil
+	if raw := getenv("NSM_INSECURE"); raw != "" {
+		insecure, err := strconv.ParseBool(raw)
+		if err != nil {
+			return nil, fmt.Errorf("NSM_INSECURE=%q: want true or false", raw)
+		}
+		if insecure {
+			return nil, nil
+		}
 	}
 	if dir := getenv("NSM_SVID_DIR"); dir != "" {
 		return svidTLS(dir)

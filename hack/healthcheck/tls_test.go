@@ -120,6 +120,8 @@ func TestTransportSecurity(t *testing.T) {
 	}{
 		{name: "no identity: plaintext", env: nil},
 		{name: "insecure wins", env: map[string]string{"NSM_INSECURE": "true", "NSM_SVID_DIR": dir}},
+		{name: "insecure false", env: map[string]string{"NSM_INSECURE": "false", "NSM_SVID_DIR": dir}, wantTLS: true},
+		{name: "insecure bad", env: map[string]string{"NSM_INSECURE": "yes"}, err: "want true or false"},
 		{name: "svid dir", env: map[string]string{"NSM_SVID_DIR": dir}, wantTLS: true},
 		{name: "missing dir", env: map[string]string{"NSM_SVID_DIR": filepath.Join(dir, "none")}, err: "SVID in"},
 		{name: "workload api", env: map[string]string{"SPIFFE_ENDPOINT_SOCKET": "unix:///x"}, err: "not supported"},
