@@ -6,7 +6,7 @@
 // served on a unix socket with gRPC health and registered at the local
 // nsmgr.
 //
-//	endpoint chain (updatepath, begin, updatetoken, authorize, timeout, monitor, trimpath)
+//	endpoint chain (updatepath, begin, updatetoken, authorize + NSM_AUTHORIZE_POLICIES, timeout, monitor, trimpath)
 //	report        log each new and closed connection
 //	point2point   a /32 (/128) pair per address family from NSM_CIDR_PREFIX
 //	mechanisms    KERNEL: the endpoint's own netns and an interface name
@@ -24,27 +24,33 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/cmd-nse-icmp/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/chains/endpoint"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/authorize"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/clientinfo"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/dnscontext"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/fdpass"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/ipam/point2point"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
+	regauthorize "github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	regclient "github.com/nsmesh/nsmesh/sdk/registry/chains/client"
 	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/opa"
 )
 
 // StopTimeout bounds unregistering and stopping the server on exit.
@@ -140,6 +146,7 @@ func newEndpoint(ctx context.Context, cfg *config.Config, gen token.Generator, l
 	}
 	ep, err := endpoint.New(ctx, cfg.Name, gen,
 		endpoint.WithLogger(log),
+		endpoint.WithAuthorizeOptions(authorize.WithAdditionalPolicies(opa.ConnectionPolicies(cfg.AuthorizePolicies)...)),
 		endpoint.WithAdditionalFunctionality(
 			newReport(log),
 			ipam,
@@ -164,21 +171,35 @@ func register(ctx context.Context, cfg *config.Config, listenOn *url.URL, dialOp
 		regclient.WithDialTimeout(cfg.DialTimeout),
 		regclient.WithLogger(log),
 	}
+	var nsAuthz []registry.NetworkServiceRegistryClient
+	var nseAuthz []registry.NetworkServiceEndpointRegistryClient
+	if len(cfg.RegistryClientPolicies) > 0 {
+		ps := opa.RegistryPolicies(cfg.RegistryClientPolicies)
+		nsAuthz = append(nsAuthz, regauthorize.NewNSClient(regauthorize.WithLogger(log), regauthorize.WithPolicies(ps...)))
+		nseAuthz = append(nseAuthz, regauthorize.NewNSEClient(regauthorize.WithLogger(log), regauthorize.WithPolicies(ps...)))
+	}
 	t := &tries{log: log.WithField("nsmgr", cfg.ConnectTo.String())}
 	start := time.Now()
 	log.WithField("nsmgr", cfg.ConnectTo.String()).Info("registering (retried until the nsmgr answers)")
 	if cfg.RegisterService {
-		nsClient, err := regclient.NewNSClient(ctx, append(opts, regclient.WithNSAdditionalFunctionality(&nsTries{t: t}))...)
+		nsClient, err := regclient.NewNSClient(ctx, append(opts, regclient.WithNSAdditionalFunctionality(append(nsAuthz, &nsTries{t: t})...))...)
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 		for _, name := range cfg.ServiceNames {
-			if _, err := nsClient.Register(ctx, &registry.NetworkService{Name: name, Payload: cfg.Payload}); err != nil {
+			_, err := nsClient.Register(ctx, &registry.NetworkService{Name: name, Payload: cfg.Payload})
+			if status.Code(err) == codes.PermissionDenied && strings.Contains(err.Error(), "first_registrant") {
+				// Another identity registered the service first and owns its
+				// definition; serving it does not need to change that.
+				log.WithError(err).Warnf("network service %q is registered by another identity; leaving it as it is", name)
+				continue
+			}
+			if err != nil {
 				return nil, fmt.Errorf("app: register network service %q at the nsmgr %s: %w", name, cfg.ConnectTo, err)
 			}
 		}
 	}
-	nseClient, err := regclient.NewNSEClient(ctx, append(opts, regclient.WithNSEAdditionalFunctionality(&nseTries{t: t}))...)
+	nseClient, err := regclient.NewNSEClient(ctx, append(opts, regclient.WithNSEAdditionalFunctionality(append(nseAuthz, &nseTries{t: t})...))...)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}

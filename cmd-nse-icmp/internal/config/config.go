@@ -7,6 +7,7 @@
 package config
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/nsmesh/nsmesh/apis/networkservice/payload"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/ipam/point2point"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/opa"
 )
 
 // Prefix is the environment prefix of every variable.
@@ -48,6 +50,10 @@ type env struct {
 	UnregisterItself bool            `default:"false" split_words:"true" desc:"unregister the endpoint at exit (otherwise its registration expires)"`
 	DialTimeout      time.Duration   `default:"750ms" split_words:"true" desc:"timeout for dialing the nsmgr"`
 	LogLevel         string          `default:"INFO" split_words:"true" desc:"TRACE, DEBUG, INFO, WARN, ERROR; SIGUSR1 switches to TRACE, SIGUSR2 back"`
+	// Policies: comma-separated .rego files, directories, globs or
+	// dir/regexp masks; empty runs only the native policies.
+	AuthorizePolicies      string `split_words:"true" desc:"Rego policies every Request and Close must pass after the native token checks, e.g. deploy/policies/allowed_clients.rego"`
+	RegistryClientPolicies string `split_words:"true" desc:"Rego policies the registry path returned to the endpoint's registrations must pass"`
 }
 
 // Config is the checked configuration.
@@ -67,6 +73,12 @@ type Config struct {
 	UnregisterItself bool
 	DialTimeout      time.Duration
 	LogLevel         logrus.Level
+	// AuthorizePolicies (NSM_AUTHORIZE_POLICIES) run in the endpoint's
+	// authorize element after the native policies.
+	AuthorizePolicies []*opa.Policy
+	// RegistryClientPolicies (NSM_REGISTRY_CLIENT_POLICIES) check the paths
+	// the nsmgr returns to the endpoint's NS and NSE registrations.
+	RegistryClientPolicies []*opa.Policy
 }
 
 // ErrConfig is wrapped by every error of FromEnv.
@@ -147,6 +159,12 @@ func (e env) check() (*Config, error) {
 	}
 	if c.LogLevel, err = logrus.ParseLevel(e.LogLevel); err != nil {
 		return nil, bad("LOG_LEVEL", e.LogLevel, "want one of TRACE, DEBUG, INFO, WARN, ERROR")
+	}
+	if c.AuthorizePolicies, err = opa.LoadEnv(context.Background(), "NSM_AUTHORIZE_POLICIES", e.AuthorizePolicies); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if c.RegistryClientPolicies, err = opa.LoadEnv(context.Background(), "NSM_REGISTRY_CLIENT_POLICIES", e.RegistryClientPolicies); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	return c, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -169,6 +170,8 @@ func TestFromEnvErrors(t *testing.T) {
 		{"NSM_UNREGISTER_ITSELF", "2", "NSM_UNREGISTER_ITSELF"},
 		{"NSM_DIAL_TIMEOUT", "-1s", "must be positive"},
 		{"NSM_LOG_LEVEL", "loud", "want one of"},
+		{"NSM_AUTHORIZE_POLICIES", "/nonexistent/*.rego", `NSM_AUTHORIZE_POLICIES: "/nonexistent/*.rego" matches no .rego file`},
+		{"NSM_REGISTRY_CLIENT_POLICIES", "config_test.go", "NSM_REGISTRY_CLIENT_POLICIES: config_test.go:"},
 	} {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
 			clearEnv(t)
@@ -191,9 +194,28 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	}
 	for _, k := range []string{"NSM_NAME", "NSM_CONNECT_TO", "NSM_LISTEN_ON", "NSM_MAX_TOKEN_LIFETIME", "NSM_CIDR_PREFIX",
 		"NSM_SERVICE_NAMES", "NSM_PAYLOAD", "NSM_LABELS", "NSM_DNS_CONFIGS", "NSM_REGISTER_SERVICE", "NSM_UNREGISTER_ITSELF",
-		"NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL"} {
+		"NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_AUTHORIZE_POLICIES", "NSM_REGISTRY_CLIENT_POLICIES"} {
 		if !strings.Contains(b.String(), k) {
 			t.Errorf("usage lacks %s:\n%s", k, b.String())
 		}
+	}
+}
+
+// The shipped example policy loads from NSM_AUTHORIZE_POLICIES, with its
+// data file.
+func TestPolicies(t *testing.T) {
+	clearEnv(t)
+	example := filepath.Join("..", "..", "..", "deploy", "policies", "allowed_clients.rego")
+	t.Setenv("NSM_AUTHORIZE_POLICIES", example)
+	t.Setenv("NSM_REGISTRY_CLIENT_POLICIES", "etc/nsm/opa/common/.*.rego,etc/nsm/opa/registry/.*.rego,etc/nsm/opa/client/.*.rego")
+	c, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.AuthorizePolicies) != 1 || c.AuthorizePolicies[0].Name() != "allowed_clients" || c.AuthorizePolicies[0].File() != example {
+		t.Fatalf("authorize policies %v", c.AuthorizePolicies)
+	}
+	if len(c.RegistryClientPolicies) != 0 {
+		t.Fatalf("upstream's built-in masks loaded %v; they are native", c.RegistryClientPolicies)
 	}
 }

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+package app_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nsmesh/nsmesh/apis/networkservice"
+	"github.com/nsmesh/nsmesh/cmd-nse-icmp/internal/app"
+	"github.com/nsmesh/nsmesh/sdk/sandbox"
+	"github.com/nsmesh/nsmesh/sdk/tools/opa"
+)
+
+// With the shipped allowed_clients policy in NSM_AUTHORIZE_POLICIES, a listed
+// client connects and a client not on the list is refused with a message
+// naming it; the refused request leaves nothing behind at the endpoint (no
+// addresses taken, nothing programmed).
+func TestAllowedClientsPolicy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d := sandbox.New(ctx, t)
+	node := d.Nodes[0]
+
+	// The shipped policy, with a list naming one sandbox client.
+	src, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "policies", "allowed_clients.rego"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "allowed_clients.rego")
+	allowed := "spiffe://" + sandbox.TrustDomain + "/nsc-allowed"
+	if err := os.WriteFile(policy, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "allowed_clients.json"), []byte(`{"allowed_clients":["`+allowed+`"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(node, &url.URL{Scheme: "unix", Path: filepath.Join(socketDir(t), "nse.sock")})
+	if cfg.AuthorizePolicies, err = opa.LoadEnv(ctx, "NSM_AUTHORIZE_POLICIES", policy); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- app.Run(runCtx, cfg, logger(logs)) }()
+	defer func() {
+		stop()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	good, err := node.NewClient(ctx, "nsc-allowed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := request(ctx, t, good, "icmp-responder")
+
+	bad, err := node.NewClient(ctx, "nsc-intruder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqCtx, reqCancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = bad.Request(reqCtx, &networkservice.NetworkServiceRequest{Connection: &networkservice.Connection{NetworkService: "icmp-responder"}})
+	reqCancel()
+	if status.Code(err) != codes.PermissionDenied ||
+		!strings.Contains(err.Error(), "policy allowed_clients: no sufficient privileges") ||
+		!strings.Contains(err.Error(), "client spiffe://"+sandbox.TrustDomain+"/nsc-intruder is not on the allowed list") {
+		t.Fatalf("client not on the list: %v, want PermissionDenied naming it", err)
+	}
+	if n := len(node.Forwarders[0].Dataplane.Programmed()); n != 1 {
+		t.Fatalf("forwarder programmed %d connections, want only the allowed one", n)
+	}
+	// The refused request took no addresses: the next allowed connection
+	// gets the second pair of the pools.
+	second := request(ctx, t, good, "icmp-blue")
+	if got := second.GetContext().GetIpContext().GetSrcIpAddrs(); len(got) == 0 || got[0] != "10.60.0.3/32" {
+		t.Fatalf("second allowed connection got %v, want the second pair", got)
+	}
+	for _, c := range []*networkservice.Connection{first, second} {
+		if _, err := good.Close(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(logs.String(), "nsc-intruder") {
+		t.Errorf("the endpoint did not log the refusal:\n%s", logs)
+	}
+}
