@@ -77,7 +77,8 @@ remove_all() {
 start() {
 	local name=$1 ns=$2 bin=$3
 	shift 3
-	setsid ip netns exec "$ns" env -i PATH="$PATH" "$@" "$BIN/$bin" >"$LOGS/$name.log" 2>&1 &
+	# Development mode: plaintext gRPC, per-process signing keys.
+	setsid ip netns exec "$ns" env -i PATH="$PATH" NSM_INSECURE=true "$@" "$BIN/$bin" >"$LOGS/$name.log" 2>&1 &
 }
 
 # wait_log NAME PATTERN [COUNT] waits until NAME's log has COUNT lines

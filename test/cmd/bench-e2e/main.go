@@ -145,6 +145,13 @@ func run(o options) (err error) {
 	for _, g := range b.goals {
 		fmt.Println("  " + g)
 	}
+	if len(b.findings) > 0 {
+		fmt.Println("\nfindings:")
+		for _, f := range b.findings {
+			fmt.Println("  " + f)
+		}
+		return errors.New("interfaces were left behind (see findings)")
+	}
 	return nil
 }
 
@@ -153,9 +160,10 @@ type bench struct {
 	m    *mesh.Mesh
 	load string
 	// workload namespaces: the clients', and the endpoints' per path.
-	client *mesh.NetNS
-	nse    map[string]*mesh.NetNS
-	goals  []string
+	client   *mesh.NetNS
+	nse      map[string]*mesh.NetNS
+	goals    []string
+	findings []string
 }
 
 var paths = []struct{ name, cidr, kind string }{
@@ -249,9 +257,7 @@ func (b *bench) latency(ctx context.Context) error {
 				fmt.Printf("          first error: %s\n", r.FirstError)
 				worst = math.Inf(1)
 			}
-			if err := b.m.WaitClean(ctx); err != nil {
-				return err
-			}
+			b.waitClean(ctx, p.name+" "+run.label)
 		}
 		b.goal(worst < goal[p.name], "request p99 %s < %.0f ms: worst p99 %.1f ms", p.name, goal[p.name], worst)
 	}
@@ -338,7 +344,24 @@ func (b *bench) throughput(ctx context.Context) error {
 	if err := nsc.Stop(10 * time.Second); err != nil {
 		return err
 	}
-	return b.m.WaitClean(ctx)
+	b.waitClean(ctx, "throughput")
+	return nil
+}
+
+// waitClean waits up to a minute for every interface of the mesh to be
+// gone, and records a finding when some stay.
+func (b *bench) waitClean(ctx context.Context, after string) {
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := b.m.WaitClean(wctx); err != nil {
+		left, _ := b.m.Leftovers()
+		n := 0
+		for _, l := range left {
+			n += len(l)
+		}
+		fmt.Printf("  !! after %s: %d interfaces left a minute after every Close returned: %v\n", after, n, left)
+		b.findings = append(b.findings, fmt.Sprintf("%s: %d interfaces left after Close", after, n))
+	}
 }
 
 func ipCmd(ctx context.Context, args ...string) error {
@@ -416,7 +439,10 @@ func (b *bench) memory(ctx context.Context) error {
 		return errors.New("nsmload hold: no ready line")
 	}
 	ready := lines.Text()
-	links, _ := b.client.Links()
+	links, err := b.client.Links()
+	if err != nil {
+		return err
+	}
 	if err := b.sample(ctx, fmt.Sprintf("%d connections", len(links)-1)); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -431,9 +457,7 @@ func (b *bench) memory(ctx context.Context) error {
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("nsmload hold: %w", err)
 	}
-	if err := b.m.WaitClean(ctx); err != nil {
-		return err
-	}
+	b.waitClean(ctx, fmt.Sprintf("closing %d connections", b.o.hold))
 	if err := b.sample(ctx, "after closing them"); err != nil {
 		return err
 	}

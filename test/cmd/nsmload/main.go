@@ -225,7 +225,9 @@ func hold(ctx context.Context, f flags, clients []networkservice.NetworkServiceC
 		wg.Go(func() {
 			for h := range work {
 				if _, err := closeConn(ctx, f, h.c, h.conn); err != nil {
-					closeErrs.Add(1)
+					if closeErrs.Add(1) == 1 {
+						fmt.Fprintln(os.Stderr, "nsmload: close:", err)
+					}
 				}
 			}
 		})

@@ -294,7 +294,10 @@ func (m *Mesh) Start(name string, ns *NetNS, env []string, bin string, args ...s
 }
 
 func (m *Mesh) startRole(role, name string, ns *NetNS, env []string, bin string, args ...string) (*Proc, error) {
-	full := append(slices.Clone(m.Env), env...)
+	// Plaintext with per-process keys unless the caller gives identities
+	// (NSM_SVID_DIR in env wins: the last value of a variable counts).
+	full := append([]string{"NSM_INSECURE=true"}, m.Env...)
+	full = append(full, env...)
 	p, err := StartProc(name, ns, filepath.Join(m.Dir, name+".log"), full, bin, args...)
 	if err != nil {
 		return nil, err

@@ -141,7 +141,26 @@ func (n *NetNS) Links() ([]Link, error) {
 	return listLinks(h, n.Name)
 }
 
+// dumpAttempts bounds the retries of a netlink dump that the kernel
+// interrupted because the table changed meanwhile (connections being
+// programmed in the same namespace).
+const dumpAttempts = 50
+
 func listLinks(h *netlink.Handle, where string) ([]Link, error) {
+	var (
+		out []Link
+		err error
+	)
+	for range dumpAttempts {
+		if out, err = listLinksOnce(h, where); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return out, err
+}
+
+func listLinksOnce(h *netlink.Handle, where string) ([]Link, error) {
 	links, err := h.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("mesh: links of %s: %w", where, err)
@@ -150,6 +169,9 @@ func listLinks(h *netlink.Handle, where string) ([]Link, error) {
 	for _, l := range links {
 		a := l.Attrs()
 		addrs, err := h.AddrList(l, netlink.FAMILY_ALL)
+		if isNotFound(err) {
+			continue // deleted since the link dump
+		}
 		if err != nil {
 			return nil, fmt.Errorf("mesh: addresses of %s in %s: %w", a.Name, where, err)
 		}
@@ -261,3 +283,8 @@ type permanentError struct{ error }
 
 // Permanent marks an error of a Poll check as final.
 func Permanent(err error) error { return permanentError{err} }
+
+func isNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return err != nil && (errors.As(err, &nf) || errors.Is(err, syscall.ENODEV))
+}
