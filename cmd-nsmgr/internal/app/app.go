@@ -3,7 +3,9 @@
 
 // Package app runs the nsmgr: the sdk nsmgr chain (endpoint chain, forwarder
 // selection, connect to the forwarder) and its registry servers, with fd
-// passing on unix sockets and gRPC health.
+// passing on unix sockets and gRPC health. Rego policies from
+// NSM_AUTHORIZE_POLICIES and NSM_REGISTRY_SERVER_POLICIES run after the
+// native ones (token checks; registry names owned by their first registrant).
 package app
 
 import (
@@ -16,10 +18,15 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/nsmesh/nsmesh/cmd-nsmgr/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/chains/endpoint"
 	"github.com/nsmesh/nsmesh/sdk/chains/nsmgr"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/authorize"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/fdpass"
+	regauthorize "github.com/nsmesh/nsmesh/sdk/registry/authorize"
+	regnsmgr "github.com/nsmesh/nsmesh/sdk/registry/chains/nsmgr"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/opa"
 	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
@@ -56,6 +63,13 @@ func Run(ctx context.Context, cfg *config.Config, ready ...func([]net.Addr)) err
 		nsmgr.WithServerElements(fdpass.NewRecvServer(fdpass.WithLogger(log))),
 		nsmgr.WithClientElements(fdpass.NewSendClient(fdpass.WithLogger(log))),
 		nsmgr.WithLogger(log),
+		nsmgr.WithEndpointOptions(endpoint.WithAuthorizeOptions(
+			authorize.WithAdditionalPolicies(opa.ConnectionPolicies(cfg.AuthorizePolicies)...))),
+		nsmgr.WithRegistryOptions(
+			regnsmgr.WithNSAuthorize(regauthorize.NewNSServer(regauthorize.WithLogger(log),
+				regauthorize.WithAdditionalPolicies(opa.RegistryPolicies(cfg.RegistryServerPolicies)...))),
+			regnsmgr.WithNSEAuthorize(regauthorize.NewNSEServer(regauthorize.WithLogger(log),
+				regauthorize.WithAdditionalPolicies(opa.RegistryPolicies(cfg.RegistryServerPolicies)...)))),
 	}
 	if cfg.RegistryURL != nil {
 		opts = append(opts, nsmgr.WithRegistryURL(cfg.RegistryURL))

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/opa"
 	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
@@ -34,6 +36,8 @@ type env struct {
 	LogLevel                    string        `default:"INFO" split_words:"true"`
 	PprofEnabled                bool          `default:"false" split_words:"true"`
 	PprofListenOn               string        `default:"localhost:6060" split_words:"true"`
+	AuthorizePolicies           string        `split_words:"true"`
+	RegistryServerPolicies      string        `split_words:"true"`
 }
 
 // Config is the checked configuration.
@@ -59,6 +63,14 @@ type Config struct {
 	// PprofListenOn is where net/http/pprof is served (NSM_PPROF_LISTEN_ON);
 	// empty unless NSM_PPROF_ENABLED.
 	PprofListenOn string
+	// AuthorizePolicies are Rego policies (NSM_AUTHORIZE_POLICIES) every
+	// Request and Close at the nsmgr must pass after the native token
+	// policies.
+	AuthorizePolicies []*opa.Policy
+	// RegistryServerPolicies are Rego policies
+	// (NSM_REGISTRY_SERVER_POLICIES) every Register and Unregister at the
+	// nsmgr must pass after the native first-registrant policy.
+	RegistryServerPolicies []*opa.Policy
 	// Identity is where the SVID comes from (SPIFFE_ENDPOINT_SOCKET,
 	// NSM_SVID_DIR or NSM_INSECURE=true; one is required).
 	Identity spiffe.Config
@@ -132,6 +144,12 @@ func check(e *env, ipOf func() (net.IP, error)) (*Config, error) {
 			return nil, err
 		}
 		c.PprofListenOn = e.PprofListenOn
+	}
+	if c.AuthorizePolicies, err = opa.LoadEnv(context.Background(), "NSM_AUTHORIZE_POLICIES", e.AuthorizePolicies); err != nil {
+		return nil, err
+	}
+	if c.RegistryServerPolicies, err = opa.LoadEnv(context.Background(), "NSM_REGISTRY_SERVER_POLICIES", e.RegistryServerPolicies); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

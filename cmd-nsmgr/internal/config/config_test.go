@@ -40,6 +40,14 @@ func TestCheck(t *testing.T) {
 		{name: "empty forwarder service", mod: func(e *env) { e.ForwarderNetworkServiceName = "" }, wantErr: "NSM_FORWARDER_NETWORK_SERVICE_NAME"},
 		{name: "pprof listen address checked when enabled", mod: func(e *env) { e.PprofEnabled, e.PprofListenOn = true, "6060" }, wantErr: "NSM_PPROF_LISTEN_ON: bad value \"6060\": want host:port"},
 		{name: "pprof listen address ignored when disabled", mod: func(e *env) { e.PprofListenOn = "6060" }, public: "tcp://10.1.2.3:5001"},
+		{name: "shipped example policy", mod: func(e *env) { e.AuthorizePolicies = "../../../deploy/policies/allowed_clients.rego" }, public: "tcp://10.1.2.3:5001"},
+		{name: "upstream's built-in registry masks are native", mod: func(e *env) {
+			e.RegistryServerPolicies = "etc/nsm/opa/common/.*.rego,etc/nsm/opa/registry/.*.rego,etc/nsm/opa/server/.*.rego"
+		}, public: "tcp://10.1.2.3:5001"},
+		{name: "authorize policy mask matching nothing", mod: func(e *env) { e.AuthorizePolicies = "/nonexistent/*.rego" },
+			wantErr: "NSM_AUTHORIZE_POLICIES: \"/nonexistent/*.rego\" matches no .rego file"},
+		{name: "registry policy that does not compile", mod: func(e *env) { e.RegistryServerPolicies = "config_test.go" },
+			wantErr: "NSM_REGISTRY_SERVER_POLICIES: config_test.go:"},
 		{name: "no host address for an unspecified listener", mod: func(*env) {}, ipOf: func() (net.IP, error) { return nil, errors.New("no interfaces") }, wantErr: "name the address"},
 	}
 	for _, tt := range tests {
