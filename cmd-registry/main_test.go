@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"go.uber.org/goleak"
+
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe/devca"
 )
 
 // The test binary doubles as the command when this variable is set, so that
@@ -64,7 +67,12 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	sock := filepath.Join(dir, "registry.sock")
-	cmd, out := command("NSM_LISTEN_ON=unix://" + sock)
+	// The real start path: mTLS with an SVID directory.
+	svid := filepath.Join(dir, "svid")
+	if _, err := devca.MustNew("nsmesh.local").IssueToDir(svid, spiffeid.RequireFromString("spiffe://nsmesh.local/registry/registry"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out := command("NSM_LISTEN_ON=unix://"+sock, "NSM_SVID_DIR="+svid, "NSM_INSECURE=", "SPIFFE_ENDPOINT_SOCKET=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +103,22 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 		<-waited
 		t.Fatalf("still running 10s after SIGTERM; output:\n%s", out)
 	}
-	if !strings.Contains(out.String(), "stopped") {
-		t.Fatalf("no stop line in output:\n%s", out)
+	if !strings.Contains(out.String(), "stopped") || !strings.Contains(out.String(), "identity: mTLS with X.509-SVID") {
+		t.Fatalf("no identity or stop line in output:\n%s", out)
+	}
+}
+
+// Without an identity the registry does not start: one line naming the
+// variables, exit code 2.
+func TestNoIdentityExitsWithTwo(t *testing.T) {
+	cmd, out := command("SPIFFE_ENDPOINT_SOCKET=", "NSM_SVID_DIR=", "NSM_INSECURE=", "NSM_LISTEN_ON=unix:///tmp/never.sock")
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("exit: %v, want code 2; output %q", err, out)
+	}
+	want := "cmd-registry: spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET (SPIFFE Workload API), NSM_SVID_DIR (a directory with svid.pem, svid_key.pem, bundle.pem; `nsmctl devca` makes one) or NSM_INSECURE=true (plaintext, development only)\n"
+	if out.String() != want {
+		t.Fatalf("output %q, want %q", out, want)
 	}
 }

@@ -22,7 +22,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/nsmesh/nsmesh/cmd-registry/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/registry/authorize"
@@ -31,6 +30,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 	"github.com/nsmesh/nsmesh/sdk/tools/opa"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // DefaultStopTimeout bounds the graceful stop; after it the server stops hard.
@@ -44,8 +44,8 @@ type options struct {
 	stopTimeout time.Duration
 }
 
-// WithTokenGenerator makes the registry sign its path tokens with gen; without
-// one it adds empty tokens to registration paths.
+// WithTokenGenerator makes the registry sign its path tokens with gen instead
+// of its identity's generator (tests).
 func WithTokenGenerator(gen token.Generator) Option { return func(o *options) { o.gen = gen } }
 
 // WithStopTimeout bounds the graceful stop (DefaultStopTimeout).
@@ -71,8 +71,16 @@ func Run(ctx context.Context, cfg *config.Config, logger logrus.FieldLogger, opt
 	if cfg.ProxyRegistryURL != "" {
 		log.Warnf("NSM_PROXY_REGISTRY_URL=%s is ignored: interdomain registrations are not supported yet", cfg.ProxyRegistryURL)
 	}
-	// TLS comes with SPIFFE identities (issue 4); until then say so loudly.
-	log.Warn("insecure: no TLS")
+	// mTLS with the registry's SVID (plaintext only with NSM_INSECURE=true);
+	// its path tokens are signed with the SVID key.
+	ident, err := spiffe.Open(ctx, cfg.Identity, "registry", cfg.Name, cfg.MaxTokenLifetime, spiffe.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
+	defer func() { _ = ident.Close() }()
+	if o.gen == nil {
+		o.gen = ident.TokenGenerator()
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -88,7 +96,7 @@ func Run(ctx context.Context, cfg *config.Config, logger logrus.FieldLogger, opt
 	if err != nil {
 		return fmt.Errorf("registry chain: %w", err)
 	}
-	srv := grpc.NewServer(grpc.Creds(insecure.NewCredentials()))
+	srv := grpc.NewServer(ident.ServerOptions()...)
 	health := chains.Register(srv, reg.NS, reg.NSE)
 
 	errs := make(chan error, len(cfg.ListenOn))

@@ -9,6 +9,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,11 +19,15 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/nsmesh/nsmesh/apis/registry"
@@ -31,6 +36,8 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/registry/chains/client"
 	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/opa"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe/devca"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -71,6 +78,7 @@ func TestRegistryServesRegistersExpiresAndStops(t *testing.T) {
 		MaxTokenLifetime: 10 * time.Minute,
 		ExpirePeriod:     500 * time.Millisecond,
 		LogLevel:         logrus.InfoLevel,
+		Identity:         spiffe.Insecure(),
 	}
 	logs := &syncBuffer{}
 	logger := logrus.New()
@@ -159,9 +167,11 @@ func TestListenFailure(t *testing.T) {
 	_ = f.Close()
 	defer func() { _ = os.Remove(f.Name()) }()
 	cfg := &config.Config{
-		Name:         "registry-test",
-		ListenOn:     []*url.URL{{Scheme: "unix", Path: filepath.Join(f.Name(), "registry.sock")}},
-		ExpirePeriod: time.Minute,
+		Name:             "registry-test",
+		ListenOn:         []*url.URL{{Scheme: "unix", Path: filepath.Join(f.Name(), "registry.sock")}},
+		ExpirePeriod:     time.Minute,
+		MaxTokenLifetime: time.Minute,
+		Identity:         spiffe.Insecure(),
 	}
 	logger := logrus.New()
 	logger.SetOutput(&syncBuffer{})
@@ -183,7 +193,7 @@ func TestRegistryPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Name: "registry-test", ListenOn: []*url.URL{u}, MaxTokenLifetime: time.Minute,
-		ExpirePeriod: time.Minute, LogLevel: logrus.InfoLevel, RegistryServerPolicies: policies}
+		ExpirePeriod: time.Minute, LogLevel: logrus.InfoLevel, RegistryServerPolicies: policies, Identity: spiffe.Insecure()}
 	logger := logrus.New()
 	logger.SetOutput(&syncBuffer{})
 	runCtx, stop := context.WithCancel(context.Background())
@@ -233,5 +243,110 @@ func TestRegistryPolicies(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "policy no_test_names: no sufficient privileges") ||
 		!strings.Contains(err.Error(), "reserved") {
 		t.Fatalf("reserved name: %v, want the Rego policy's denial", err)
+	}
+}
+
+// With an SVID directory the registry serves only mTLS clients of its trust
+// domain, and signs its path tokens with its SVID.
+func TestRegistryOverMutualTLS(t *testing.T) {
+	u := socket(t)
+	ca := devca.MustNew("nsmesh.local")
+	dir := filepath.Join(t.TempDir(), "registry")
+	if _, err := ca.IssueToDir(dir, spiffeid.RequireFromString("spiffe://nsmesh.local/registry/registry"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Name: "registry", ListenOn: []*url.URL{u}, MaxTokenLifetime: time.Minute, ExpirePeriod: time.Minute,
+		LogLevel: logrus.InfoLevel, Identity: spiffe.Config{Mode: spiffe.ModeFiles, SVIDDir: dir}}
+	logs := &syncBuffer{}
+	logger := logrus.New()
+	logger.SetOutput(logs)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(runCtx, cfg, logger) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	member := func(ca *devca.CA, id string) *spiffe.Identity {
+		svid, err := ca.Issue(spiffeid.RequireFromString(id), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := spiffe.NewMemorySource(svid, ca.Bundle())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ident, err := spiffe.FromSource(src, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ident
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nse := member(ca, "spiffe://nsmesh.local/nse/icmp")
+	cc, err := grpc.NewClient(u.String(), nse.DialOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil {
+		t.Fatal(err)
+	}
+	// A path in the metadata asks the registry for its updated path back.
+	var header metadata.MD
+	pathCtx := metadata.AppendToOutgoingContext(ctx, "path", `{"Index":0,"PathSegments":[{}]}`)
+	if _, err := registry.NewNetworkServiceEndpointRegistryClient(cc).Register(pathCtx, &registry.NetworkServiceEndpoint{
+		Name: "nse-icmp", NetworkServiceNames: []string{"icmp"}, Url: "tcp://10.1.1.1:5003",
+	}, grpc.Header(&header)); err != nil {
+		t.Fatal(err)
+	}
+	// The registry's own token in the returned path is signed with its SVID.
+	svid, err := x509svid.Load(filepath.Join(dir, spiffe.SVIDFile), filepath.Join(dir, spiffe.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := header.Get("path")
+	if len(path) != 1 {
+		t.Fatalf("path header %q", path)
+	}
+	var p struct{ PathSegments []struct{ Token string } }
+	if err := json.Unmarshal([]byte(path[0]), &p); err != nil || len(p.PathSegments) != 2 {
+		t.Fatalf("path %s: %v", path[0], err)
+	}
+	claims, err := token.Verify(p.PathSegments[1].Token, svid.Certificates[0].PublicKey)
+	if err != nil || claims.Subject != "spiffe://nsmesh.local/registry/registry" || !claims.HasAudience("spiffe://nsmesh.local/nse/icmp") {
+		t.Fatalf("registry token %+v, %v", claims, err)
+	}
+
+	for name, creds := range map[string]credentials.TransportCredentials{
+		"plaintext":          insecure.NewCredentials(),
+		"other trust domain": member(devca.MustNew("evil.example"), "spiffe://evil.example/nse/x").ClientCredentials(),
+	} {
+		bad, err := grpc.NewClient(u.String(), grpc.WithTransportCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, stopShort := context.WithTimeout(ctx, time.Second)
+		_, err = registry.NewNetworkServiceEndpointRegistryClient(bad).Register(short, &registry.NetworkServiceEndpoint{Name: "nse-evil", Url: "tcp://10.6.6.6:1"})
+		stopShort()
+		_ = bad.Close()
+		if status.Code(err) != codes.Unavailable && status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("%s client: %v, want a failed connection", name, err)
+		}
+	}
+	stream, err := registry.NewNetworkServiceEndpointRegistryClient(cc).Find(ctx, &registry.NetworkServiceEndpointQuery{
+		NetworkServiceEndpoint: &registry.NetworkServiceEndpoint{Name: "nse-evil"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := stream.Recv(); err == nil {
+		t.Fatalf("a refused client registered %v", r)
+	}
+	if !strings.Contains(logs.String(), "mTLS handshake refused") {
+		t.Fatalf("no refusal in the log:\n%s", logs)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 	"github.com/nsmesh/nsmesh/sdk/tools/opa"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // Prefix of every variable.
@@ -58,6 +59,9 @@ type Config struct {
 	// globs or dir/regexp masks), checked on every Register and Unregister
 	// after the native first-registrant policy.
 	RegistryServerPolicies []*opa.Policy
+	// Identity is where the SVID comes from (SPIFFE_ENDPOINT_SOCKET,
+	// NSM_SVID_DIR or NSM_INSECURE=true; one is required).
+	Identity spiffe.Config
 }
 
 // Load reads and checks the environment.
@@ -95,6 +99,9 @@ func Load() (*Config, error) {
 	}
 	if c.LogLevel, err = logrus.ParseLevel(e.LogLevel); err != nil {
 		return nil, fmt.Errorf("NSM_LOG_LEVEL: bad value %q: want one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC", e.LogLevel)
+	}
+	if c.Identity, err = spiffe.FromEnv(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

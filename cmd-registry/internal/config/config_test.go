@@ -14,11 +14,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/nsmesh/nsmesh/cmd-registry/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var vars = []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_MAX_TOKEN_LIFETIME", "NSM_EXPIRE_PERIOD", "NSM_LOG_LEVEL", "NSM_PROXY_REGISTRY_URL", "NSM_REGISTRY_SERVER_POLICIES"}
+var vars = []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_MAX_TOKEN_LIFETIME", "NSM_EXPIRE_PERIOD", "NSM_LOG_LEVEL", "NSM_PROXY_REGISTRY_URL", "NSM_REGISTRY_SERVER_POLICIES",
+	"SPIFFE_ENDPOINT_SOCKET", "NSM_SVID_DIR", "NSM_INSECURE"}
 
 func TestLoad(t *testing.T) {
 	tests := []struct {
@@ -59,6 +61,15 @@ func TestLoad(t *testing.T) {
 		{name: "negative expire period", env: map[string]string{"NSM_EXPIRE_PERIOD": "-1m"}, wantErr: "NSM_EXPIRE_PERIOD: -1m0s: must be positive"},
 		{name: "bad log level", env: map[string]string{"NSM_LOG_LEVEL": "LOUD"}, wantErr: `NSM_LOG_LEVEL: bad value "LOUD"`},
 		{name: "empty name", env: map[string]string{"NSM_NAME": " "}, wantErr: "NSM_NAME: must not be empty"},
+		{name: "no identity", env: map[string]string{"NSM_INSECURE": ""},
+			wantErr: "spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET (SPIFFE Workload API), NSM_SVID_DIR"},
+		{name: "two identities", env: map[string]string{"NSM_SVID_DIR": os.TempDir()}, wantErr: "spiffe: conflicting identity settings"},
+		{name: "svid directory", env: map[string]string{"NSM_INSECURE": "", "NSM_SVID_DIR": os.TempDir()},
+			check: func(t *testing.T, c *config.Config) {
+				if c.Identity.Mode != spiffe.ModeFiles || c.Identity.SVIDDir != os.TempDir() {
+					t.Fatalf("identity %v", c.Identity)
+				}
+			}},
 		{name: "registry server policies", env: map[string]string{"NSM_REGISTRY_SERVER_POLICIES": policy(t, "valid := true") + ",etc/nsm/opa/common/.*.rego"},
 			check: func(t *testing.T, c *config.Config) {
 				if len(c.RegistryServerPolicies) != 1 || c.RegistryServerPolicies[0].Name() != "p" {
@@ -78,6 +89,7 @@ func TestLoad(t *testing.T) {
 					_ = os.Unsetenv(v)
 				}
 			}
+			t.Setenv("NSM_INSECURE", "true") // an identity is required
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
@@ -107,6 +119,7 @@ func FuzzListenOn(f *testing.F) {
 		if strings.ContainsRune(s, 0) {
 			return // not representable in the environment
 		}
+		t.Setenv("NSM_INSECURE", "true")
 		t.Setenv("NSM_LISTEN_ON", s)
 		c, err := config.Load()
 		if err != nil {
