@@ -123,13 +123,15 @@ func TestHealLocalNSMgrRestart(t *testing.T) {
 	if err := n.NSMgr.Restart(h.ctx); err != nil {
 		t.Fatal(err)
 	}
+	healReport(t, "new client after the nsmgr restart", h.newClientConnects(n, "nsc-new"))
 	healReport(t, "local nsmgr restarted", h.heals(start, 10*time.Second))
 	sameSegments(t, before, h.path())
-	if _, unprograms := n.Forwarders[0].Dataplane.Counts(); unprograms != 0 {
-		t.Fatalf("the forwarder unprogrammed %d pairs", unprograms)
+	// The only close is the new client's.
+	if _, unprograms := n.Forwarders[0].Dataplane.Counts(); unprograms != 1 {
+		t.Fatalf("the forwarder unprogrammed %d pairs, want 1 (the new client's)", unprograms)
 	}
-	if c := nse.Counter.Closes(); c != 0 {
-		t.Fatalf("endpoint got %d closes", c)
+	if c := nse.Counter.Closes(); c != 1 {
+		t.Fatalf("endpoint got %d closes, want 1 (the new client's)", c)
 	}
 	h.verify()
 }
@@ -206,23 +208,32 @@ func TestHealRegistryRestart(t *testing.T) {
 	if err := h.d.Registry.Restart(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	// A refresh right after the restart, before anything re-registered.
+	// A refresh right after the restart, before anything registered again.
 	refreshed := time.Now()
 	if _, err := h.nsc.Request(h.ctx, &networkservice.NetworkServiceRequest{Connection: h.conn.Clone()}); err != nil {
 		t.Fatalf("refresh right after the registry restart: %v", err)
 	}
-	t.Logf("refresh right after the restart took %v", time.Since(refreshed))
+	healReport(t, "refresh right after the registry restart", time.Since(refreshed))
+	// The registry lost the service too; its owner registers it again (its
+	// registry client ends with regCtx, the registration stays).
+	regCtx, stopReg := context.WithCancel(h.ctx)
+	if err := h.d.Nodes[1].RegisterService(regCtx, &registry.NetworkService{Name: "red"}); err != nil {
+		t.Fatal(err)
+	}
+	stopReg()
+	h.newClientConnects(h.d.Nodes[0], "nsc-new")
+	healReport(t, "new client connected, from the registry restart", time.Since(start))
 	h.eventually(10*time.Second, "re-registration", func() (bool, string) {
 		got, err := h.registered()
 		return err == nil && got["nse"] && len(got) == 3, ""
 	})
-	healReport(t, "registry restarted: registrations back", time.Since(start))
+	healReport(t, "registrations back, from the registry restart", time.Since(start))
 	time.Sleep(500 * time.Millisecond)
 	if n := h.broke(); n != 0 {
 		t.Fatalf("the registry restart broke the connection %d times:\n%s", n, h.healLog())
 	}
-	if nse.Counter.Closes() != 0 {
-		t.Fatal("the endpoint got a close")
+	if c := nse.Counter.Closes(); c != 1 {
+		t.Fatalf("the endpoint got %d closes, want 1 (the new client's)", c)
 	}
 	sameSegments(t, before, h.path())
 	h.verify()
@@ -267,9 +278,11 @@ func TestHealTwoAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The registry lost the service too; its owner registers it again.
-		if err := last.RegisterService(h.ctx, &registry.NetworkService{Name: "red"}); err != nil {
+		regCtx, stopReg := context.WithCancel(h.ctx)
+		if err := last.RegisterService(regCtx, &registry.NetworkService{Name: "red"}); err != nil {
 			t.Fatal(err)
 		}
+		stopReg()
 		healReport(t, "registry restarted and endpoint killed together", h.heals(start, 10*time.Second))
 		if got := h.path().GetNetworkServiceEndpointName(); got == first {
 			t.Fatalf("still on the dead %s", got)

@@ -113,8 +113,14 @@ func (h *healed) connect(node *sandbox.Node) {
 	}
 	h.client = node
 	h.nsc = mustClient(h.ctx, h.t, node, "nsc", client.WithHeal(hl))
-	if h.conn, err = h.nsc.Request(h.ctx, request("red")); err != nil {
-		h.t.Fatal(err)
+	// Forwarders register in the background: a client started with the
+	// domain retries, as cmd-nsc does.
+	deadline := time.Now().Add(5 * time.Second)
+	for h.conn, err = h.nsc.Request(h.ctx, request("red")); err != nil; h.conn, err = h.nsc.Request(h.ctx, request("red")) {
+		if time.Now().After(deadline) {
+			h.t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	h.t.Cleanup(func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -372,6 +378,33 @@ func segmentOf(c *networkservice.Connection, name string) *networkservice.PathSe
 		}
 	}
 	return nil
+}
+
+// newClientConnects measures how long a new client on node takes to get a
+// connection to "red", retrying as cmd-nsc does.
+func (h *healed) newClientConnects(node *sandbox.Node, name string) time.Duration {
+	h.t.Helper()
+	// The client's own resources end with this context.
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	nsc := mustClient(ctx, h.t, node, name)
+	start := time.Now()
+	for {
+		reqCtx, cancel := context.WithTimeout(h.ctx, time.Second)
+		conn, err := nsc.Request(reqCtx, request("red"))
+		cancel()
+		if err == nil {
+			took := time.Since(start)
+			if _, err := nsc.Close(h.ctx, conn); err != nil {
+				h.t.Fatal(err)
+			}
+			return took
+		}
+		if time.Since(start) > 10*time.Second {
+			h.t.Fatalf("a new client could not connect within 10s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // healReport collects the measured times for the log (and docs/performance.md).
