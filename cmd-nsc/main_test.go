@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"go.uber.org/goleak"
+
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe/devca"
 )
 
 // The test binary doubles as the command when this variable is set, so that
@@ -52,7 +55,7 @@ func child(env ...string) (*exec.Cmd, *lockedBuffer) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	var clean []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NSM_") {
+		if !strings.HasPrefix(kv, "NSM_") && !strings.HasPrefix(kv, "SPIFFE_ENDPOINT_SOCKET=") {
 			clean = append(clean, kv)
 		}
 	}
@@ -69,6 +72,7 @@ func TestBadConfigurationExitsWithTwo(t *testing.T) {
 	}{
 		{nil, `nsc: config: NSM_NETWORK_SERVICES="": required: at least one network service URL such as kernel://my-service` + "\n"},
 		{[]string{"NSM_NETWORK_SERVICES=memif://red"}, `nsc: config: NSM_NETWORK_SERVICES="memif://red": memif://red: only kernel:// is supported` + "\n"},
+		{[]string{"NSM_NETWORK_SERVICES=kernel://red"}, "nsc: config: spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET (SPIFFE Workload API), NSM_SVID_DIR (a directory with svid.pem, svid_key.pem, bundle.pem; `nsmctl devca` makes one) or NSM_INSECURE=true (plaintext, development only)\n"},
 	} {
 		t.Run(strings.Join(tt.env, " "), func(t *testing.T) {
 			cmd, out := child(tt.env...)
@@ -101,7 +105,12 @@ func TestSIGTERMWhileWaitingForTheNSMgr(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	cmd, out := child("NSM_NETWORK_SERVICES=kernel://red", "NSM_CONNECT_TO=unix://"+filepath.Join(dir, "nsm.io.sock"))
+	// The real start path: mTLS with an SVID directory.
+	svid := filepath.Join(dir, "svid")
+	if _, err := devca.MustNew("nsmesh.local").IssueToDir(svid, spiffeid.RequireFromString("spiffe://nsmesh.local/nsc/nsc"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out := child("NSM_NETWORK_SERVICES=kernel://red", "NSM_CONNECT_TO=unix://"+filepath.Join(dir, "nsm.io.sock"), "NSM_SVID_DIR="+svid)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

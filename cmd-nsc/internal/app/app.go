@@ -30,7 +30,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
@@ -44,8 +43,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/networkservice/liveness"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
-	"github.com/nsmesh/nsmesh/sdk/token"
-	"github.com/nsmesh/nsmesh/sdk/tools/command"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // Default bounds of the wait between two attempts of a Request.
@@ -84,13 +82,15 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger, opts ..
 		opt(&o)
 	}
 	log := logger.WithFields(logrus.Fields{"component": "nsc", "name": cfg.Name})
-	gen, err := command.DevIdentity("nsc", cfg.Name, cfg.MaxTokenLifetime)
+	// mTLS to the nsmgr (plaintext only with NSM_INSECURE=true), path tokens
+	// signed with the SVID key; fd passing wraps the credentials.
+	ident, err := spiffe.Open(ctx, cfg.Identity, "nsc", cfg.Name, cfg.MaxTokenLifetime, spiffe.WithLogger(log))
 	if err != nil {
-		return fmt.Errorf("app: %w", err)
+		return fmt.Errorf("app: identity: %w", err)
 	}
-	log.Warn("insecure: no TLS (development mode)")
-	creds := insecure.NewCredentials()
-	dialOpts := append(fdpass.DialOptions(creds), grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))
+	defer func() { _ = ident.Close() }()
+	gen := ident.TokenGenerator()
+	dialOpts := append(fdpass.DialOptions(ident.ClientCredentials()), grpc.WithPerRPCCredentials(ident.PerRPCCredentials()))
 
 	// The chain's timers (refresh) and connections must outlive ctx until
 	// the connections are closed.

@@ -30,6 +30,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 	"github.com/nsmesh/nsmesh/sdk/sandbox"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -89,6 +90,7 @@ func testConfig(connectTo *url.URL, urls []*nsurl.URL) *config.Config {
 		NetworkServices:  urls,
 		Labels:           map[string]string{"app": "web", "color": "none"},
 		LogLevel:         logrus.InfoLevel,
+		Identity:         spiffe.Insecure(),
 	}
 }
 
@@ -135,7 +137,9 @@ func byClientID(pairs map[string]*xconnect.Pair) map[string]*xconnect.Pair {
 func TestJoinsTwoServicesRefreshesAndClosesOnCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d := sandbox.New(ctx, t, sandbox.WithTokenLifetime(5*time.Second))
+	// mTLS as deployed: the client reads an SVID directory of the sandbox's
+	// trust domain.
+	d := sandbox.New(ctx, t, sandbox.WithTokenLifetime(5*time.Second), sandbox.WithMTLS())
 	node := d.Nodes[0]
 	for _, ns := range []string{"red", "green"} {
 		if err := node.RegisterService(ctx, &registry.NetworkService{Name: ns}); err != nil {
@@ -143,6 +147,11 @@ func TestJoinsTwoServicesRefreshesAndClosesOnCancel(t *testing.T) {
 		}
 	}
 	cfg := testConfig(node.NSMgr.UnixURL(), services(t, "kernel://red/nsm-red?color=red&tier=db,kernel://green"))
+	svidDir, err := d.WriteSVIDDir(cfg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Identity = spiffe.Config{Mode: spiffe.ModeFiles, SVIDDir: svidDir}
 	// Tokens of a few seconds: connections live only as long as they are
 	// refreshed (each hop closes a connection a request timeout before its
 	// token expires).

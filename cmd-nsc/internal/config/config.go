@@ -23,6 +23,7 @@ import (
 	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
 	"github.com/nsmesh/nsmesh/apis/nsurl"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // Prefix is the environment prefix of every variable.
@@ -61,6 +62,9 @@ type Config struct {
 	LivenessCheckEnabled  bool
 	LivenessCheckInterval time.Duration
 	LivenessCheckTimeout  time.Duration
+	// Identity is where the SVID comes from (SPIFFE_ENDPOINT_SOCKET,
+	// NSM_SVID_DIR or NSM_INSECURE=true; one is required).
+	Identity spiffe.Config
 }
 
 // ErrConfig is wrapped by every error of FromEnv.
@@ -76,7 +80,14 @@ func FromEnv() (*Config, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return e.check()
+	c, err := e.check()
+	if err != nil {
+		return nil, err
+	}
+	if c.Identity, err = spiffe.FromEnv(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return c, nil
 }
 
 func (e env) check() (*Config, error) {
@@ -161,6 +172,9 @@ func parseServices(s string) ([]*nsurl.URL, error) {
 func Usage(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if err := envconfig.Usagef(Prefix, &env{}, tw, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"); err != nil {
+		return err
+	}
+	if err := spiffe.WriteUsage(tw); err != nil {
 		return err
 	}
 	return tw.Flush()

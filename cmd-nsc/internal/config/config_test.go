@@ -17,19 +17,22 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/nsurl"
 	"github.com/nsmesh/nsmesh/cmd-nsc/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// clearEnv unsets every NSM_* variable for the test, so the machine's
-// environment cannot leak into the expectations.
+// clearEnv unsets every NSM_* variable (and SPIFFE_ENDPOINT_SOCKET) for the
+// test, so the machine's environment cannot leak into the expectations,
+// then sets NSM_INSECURE=true: an identity is required.
 func clearEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "NSM_") {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "NSM_") || k == "SPIFFE_ENDPOINT_SOCKET" {
 			t.Setenv(k, "") // registers the restore
 			_ = os.Unsetenv(k)
 		}
 	}
+	t.Setenv("NSM_INSECURE", "true")
 }
 
 func TestDefaults(t *testing.T) {
@@ -55,6 +58,7 @@ func TestDefaults(t *testing.T) {
 		LivenessCheckEnabled:  true,
 		LivenessCheckInterval: 200 * time.Millisecond,
 		LivenessCheckTimeout:  time.Second,
+		Identity:              spiffe.Insecure(),
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("got  %+v\nwant %+v", *c, want)
@@ -147,6 +151,8 @@ func TestFromEnvErrors(t *testing.T) {
 		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LIVENESS_CHECK_ENABLED": "maybe"}, `NSM_LIVENESS_CHECK_ENABLED="maybe"`},
 		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LIVENESS_CHECK_INTERVAL": "0s"}, `NSM_LIVENESS_CHECK_INTERVAL="0s": must be positive`},
 		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_LIVENESS_CHECK_TIMEOUT": "-1s"}, "NSM_LIVENESS_CHECK_TIMEOUT"},
+		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "NSM_INSECURE": ""}, "spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET"},
+		{map[string]string{"NSM_NETWORK_SERVICES": "kernel://red", "SPIFFE_ENDPOINT_SOCKET": "unix:///run/agent.sock"}, "SPIFFE_ENDPOINT_SOCKET and NSM_INSECURE=true are set"},
 	} {
 		t.Run(tt.want, func(t *testing.T) {
 			clearEnv(t)
@@ -170,7 +176,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"NSM_NAME", "NSM_CONNECT_TO", "NSM_DIAL_TIMEOUT", "NSM_REQUEST_TIMEOUT", "NSM_MAX_TOKEN_LIFETIME",
-		"NSM_NETWORK_SERVICES", "NSM_LABELS", "NSM_LOG_LEVEL", "NSM_LIVENESS_CHECK_ENABLED", "NSM_LIVENESS_CHECK_INTERVAL", "NSM_LIVENESS_CHECK_TIMEOUT"} {
+		"NSM_NETWORK_SERVICES", "NSM_LABELS", "NSM_LOG_LEVEL", "NSM_LIVENESS_CHECK_ENABLED", "NSM_LIVENESS_CHECK_INTERVAL", "NSM_LIVENESS_CHECK_TIMEOUT",
+		"SPIFFE_ENDPOINT_SOCKET", "NSM_SVID_DIR", "NSM_INSECURE"} {
 		if !strings.Contains(b.String(), k) {
 			t.Errorf("usage lacks %s:\n%s", k, b.String())
 		}
