@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"go.uber.org/goleak"
+
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe/devca"
 )
 
 // The test binary doubles as the command when this variable is set, so that
@@ -52,7 +55,7 @@ func child(env ...string) (*exec.Cmd, *lockedBuffer) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	var clean []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NSM_") {
+		if !strings.HasPrefix(kv, "NSM_") && !strings.HasPrefix(kv, "SPIFFE_ENDPOINT_SOCKET=") {
 			clean = append(clean, kv)
 		}
 	}
@@ -66,6 +69,7 @@ func TestBadConfigurationExitsWithTwo(t *testing.T) {
 	for _, tt := range []struct{ env, want string }{
 		{"NSM_CIDR_PREFIX=10.0.0.0", `nse-icmp: config: NSM_CIDR_PREFIX="10.0.0.0": prefix "10.0.0.0": netip.ParsePrefix("10.0.0.0"): no '/'` + "\n"},
 		{"NSM_PAYLOAD=L2", `nse-icmp: config: NSM_PAYLOAD="L2": want ETHERNET or IP` + "\n"},
+		{"NSM_NAME=icmp", "nse-icmp: config: spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET (SPIFFE Workload API), NSM_SVID_DIR (a directory with svid.pem, svid_key.pem, bundle.pem; `nsmctl devca` makes one) or NSM_INSECURE=true (plaintext, development only)\n"},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
 			cmd, out := child(tt.env)
@@ -99,7 +103,12 @@ func TestSIGTERMWhileWaitingForTheNSMgr(t *testing.T) {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	sock := filepath.Join(dir, "nse.sock")
-	cmd, out := child("NSM_LISTEN_ON=unix://"+sock, "NSM_CONNECT_TO=unix://"+filepath.Join(dir, "no-nsmgr.sock"))
+	// The real start path: mTLS with an SVID directory.
+	svid := filepath.Join(dir, "svid")
+	if _, err := devca.MustNew("nsmesh.local").IssueToDir(svid, spiffeid.RequireFromString("spiffe://nsmesh.local/nse/icmp-server"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out := child("NSM_LISTEN_ON=unix://"+sock, "NSM_CONNECT_TO=unix://"+filepath.Join(dir, "no-nsmgr.sock"), "NSM_SVID_DIR="+svid)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
@@ -48,9 +47,9 @@ import (
 	regauthorize "github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	regclient "github.com/nsmesh/nsmesh/sdk/registry/chains/client"
 	"github.com/nsmesh/nsmesh/sdk/token"
-	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 	"github.com/nsmesh/nsmesh/sdk/tools/opa"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // StopTimeout bounds unregistering and stopping the server on exit.
@@ -62,13 +61,16 @@ const StopTimeout = 5 * time.Second
 // cannot fix (e.g. permission denied).
 func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 	log := logger.WithFields(logrus.Fields{"component": "nse", "name": cfg.Name})
-	gen, err := command.DevIdentity("nse", cfg.Name, cfg.MaxTokenLifetime)
+	// mTLS on the endpoint's server and to the nsmgr (plaintext only with
+	// NSM_INSECURE=true), path tokens signed with the SVID key; fd passing
+	// wraps the credentials.
+	ident, err := spiffe.Open(ctx, cfg.Identity, "nse", cfg.Name, cfg.MaxTokenLifetime, spiffe.WithLogger(log))
 	if err != nil {
-		return fmt.Errorf("app: %w", err)
+		return fmt.Errorf("app: identity: %w", err)
 	}
-	log.Warn("insecure: no TLS (development mode)")
-	creds := insecure.NewCredentials()
-	dialOpts := append(fdpass.DialOptions(creds), grpc.WithPerRPCCredentials(token.NewInsecurePerRPCCredentials(gen)))
+	defer func() { _ = ident.Close() }()
+	gen := ident.TokenGenerator()
+	dialOpts := append(fdpass.DialOptions(ident.ClientCredentials()), grpc.WithPerRPCCredentials(ident.PerRPCCredentials()))
 
 	listenOn := cfg.ListenOn
 	if listenOn == nil {
@@ -84,7 +86,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 	if err != nil {
 		return err
 	}
-	server := grpc.NewServer(fdpass.ServerOptions(creds)...)
+	server := grpc.NewServer(fdpass.ServerOptions(ident.ServerCredentials())...)
 	ep.Register(server)
 	grpcutils.RegisterHealth(server)
 	listener, err := grpcutils.Listen(ctx, listenOn)

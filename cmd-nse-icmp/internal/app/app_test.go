@@ -32,6 +32,7 @@ import (
 	"github.com/nsmesh/nsmesh/cmd-nse-icmp/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/sandbox"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -90,6 +91,7 @@ func testConfig(node *sandbox.Node, listenOn *url.URL) *config.Config {
 		UnregisterItself: true,
 		DialTimeout:      time.Second,
 		LogLevel:         logrus.InfoLevel,
+		Identity:         spiffe.Insecure(),
 	}
 }
 

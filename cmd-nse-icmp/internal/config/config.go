@@ -30,6 +30,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/networkservice/ipam/point2point"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 	"github.com/nsmesh/nsmesh/sdk/tools/opa"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 // Prefix is the environment prefix of every variable.
@@ -79,6 +80,9 @@ type Config struct {
 	// RegistryClientPolicies (NSM_REGISTRY_CLIENT_POLICIES) check the paths
 	// the nsmgr returns to the endpoint's NS and NSE registrations.
 	RegistryClientPolicies []*opa.Policy
+	// Identity is where the SVID comes from (SPIFFE_ENDPOINT_SOCKET,
+	// NSM_SVID_DIR or NSM_INSECURE=true; one is required).
+	Identity spiffe.Config
 }
 
 // ErrConfig is wrapped by every error of FromEnv.
@@ -94,7 +98,14 @@ func FromEnv() (*Config, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return e.check()
+	c, err := e.check()
+	if err != nil {
+		return nil, err
+	}
+	if c.Identity, err = spiffe.FromEnv(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return c, nil
 }
 
 // cause shortens strconv's "strconv.ParseBool: parsing "x": invalid syntax".
@@ -236,6 +247,9 @@ func parseDNSConfigs(s string) ([]*networkservice.DNSConfig, error) {
 func Usage(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if err := envconfig.Usagef(Prefix, &env{}, tw, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"); err != nil {
+		return err
+	}
+	if err := spiffe.WriteUsage(tw); err != nil {
 		return err
 	}
 	return tw.Flush()

@@ -20,19 +20,22 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/cmd-nse-icmp/internal/config"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// clearEnv unsets every NSM_* variable for the test, so the machine's
-// environment cannot leak into the expectations.
+// clearEnv unsets every NSM_* variable (and SPIFFE_ENDPOINT_SOCKET) for the
+// test, so the machine's environment cannot leak into the expectations,
+// then sets NSM_INSECURE=true: an identity is required.
 func clearEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "NSM_") {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "NSM_") || k == "SPIFFE_ENDPOINT_SOCKET" {
 			t.Setenv(k, "") // registers the restore
 			_ = os.Unsetenv(k)
 		}
 	}
+	t.Setenv("NSM_INSECURE", "true")
 }
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -64,6 +67,7 @@ func TestDefaults(t *testing.T) {
 		UnregisterItself: false,
 		DialTimeout:      750 * time.Millisecond,
 		LogLevel:         logrus.InfoLevel,
+		Identity:         spiffe.Insecure(),
 	}
 	if len(c.DNSConfigs) != 0 {
 		t.Errorf("dns configs %v", c.DNSConfigs)
@@ -172,6 +176,8 @@ func TestFromEnvErrors(t *testing.T) {
 		{"NSM_LOG_LEVEL", "loud", "want one of"},
 		{"NSM_AUTHORIZE_POLICIES", "/nonexistent/*.rego", `NSM_AUTHORIZE_POLICIES: "/nonexistent/*.rego" matches no .rego file`},
 		{"NSM_REGISTRY_CLIENT_POLICIES", "config_test.go", "NSM_REGISTRY_CLIENT_POLICIES: config_test.go:"},
+		{"NSM_INSECURE", "", "spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET"},
+		{"NSM_SVID_DIR", "/nonexistent", "NSM_SVID_DIR and NSM_INSECURE=true are set; set only one"},
 	} {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
 			clearEnv(t)
@@ -194,7 +200,8 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	}
 	for _, k := range []string{"NSM_NAME", "NSM_CONNECT_TO", "NSM_LISTEN_ON", "NSM_MAX_TOKEN_LIFETIME", "NSM_CIDR_PREFIX",
 		"NSM_SERVICE_NAMES", "NSM_PAYLOAD", "NSM_LABELS", "NSM_DNS_CONFIGS", "NSM_REGISTER_SERVICE", "NSM_UNREGISTER_ITSELF",
-		"NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_AUTHORIZE_POLICIES", "NSM_REGISTRY_CLIENT_POLICIES"} {
+		"NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_AUTHORIZE_POLICIES", "NSM_REGISTRY_CLIENT_POLICIES",
+		"SPIFFE_ENDPOINT_SOCKET", "NSM_SVID_DIR", "NSM_INSECURE"} {
 		if !strings.Contains(b.String(), k) {
 			t.Errorf("usage lacks %s:\n%s", k, b.String())
 		}
