@@ -152,3 +152,51 @@ func TestSharedServiceOwnedByAnotherEndpoint(t *testing.T) {
 		t.Errorf("the first endpoint warned:\n%s", logs[0])
 	}
 }
+
+// A second endpoint (another identity) serving the same network services
+// does not own them: the registry refuses to let it change them, and it
+// serves them as the first endpoint registered them.
+func TestSharedServiceOwnedByAnotherEndpoint(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d := sandbox.New(ctx, t)
+	node := d.Nodes[0]
+	runCtx, stop := context.WithCancel(ctx)
+	var logs []*syncBuffer
+	ran := make(chan error, 2)
+	for _, name := range []string{"icmp-a", "icmp-b"} {
+		cfg := testConfig(node, &url.URL{Scheme: "unix", Path: filepath.Join(socketDir(t), "nse.sock")})
+		cfg.Name = name
+		if name == "icmp-b" {
+			cfg.Payload = "IP" // would change the service if it were allowed to
+		}
+		l := &syncBuffer{}
+		logs = append(logs, l)
+		go func() { ran <- app.Run(runCtx, cfg, logger(l)) }()
+		// Register one after the other, so that icmp-a is the first.
+		cc := registryClient(t, d)
+		for deadline := time.Now().Add(15 * time.Second); len(findNSE(ctx, t, cc, name)) == 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not register:\n%s", name, l)
+			}
+		}
+	}
+	defer func() {
+		stop()
+		for range 2 {
+			if err := <-ran; err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	cc := registryClient(t, d)
+	if got := findNS(ctx, t, cc, "icmp-responder"); got.GetPayload() != "ETHERNET" {
+		t.Fatalf("network service changed by the second endpoint: %v", got)
+	}
+	if !strings.Contains(logs[1].String(), `network service \"icmp-responder\" is registered by another identity`) {
+		t.Errorf("the second endpoint did not warn:\n%s", logs[1])
+	}
+	if strings.Contains(logs[0].String(), "registered by another identity") {
+		t.Errorf("the first endpoint warned:\n%s", logs[0])
+	}
+}
