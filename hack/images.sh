@@ -111,7 +111,7 @@ images() {
 		start=$(date +%s)
 		log="$ctx/build-$t.log"
 		# shellcheck disable=SC2086 # DOCKER_CMD is a command line
-		if ! $DOCKER_CMD --target "$t" --build-arg BINARIES=prebuilt \
+		if ! $DOCKER_CMD --target "$t" --build-arg BINARIES=prebuilt --label nsmesh.image="$t" \
 			-f "$root/Dockerfile" -t "$prefix$t:$tag" "$ctx" >"$log" 2>&1; then
 			tail -n 30 "$log" >&2
 			die "docker build --target $t failed (log: $log)"
@@ -119,6 +119,8 @@ images() {
 		size=$(docker image inspect -f '{{.Size}}' "$prefix$t:$tag")
 		say "$(printf '%-36s %6s kB  (%ss)' "$prefix$t:$tag" $((size / 1000)) $(($(date +%s) - start)))"
 	done
+	# A rebuilt image leaves its predecessor untagged; remove those of ours.
+	docker image prune -f --filter label=nsmesh.image >/dev/null 2>&1 || true
 }
 
 # busybox_into DIR copies Debian's static busybox, installing it when root.
