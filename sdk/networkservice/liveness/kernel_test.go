@@ -278,7 +278,7 @@ func TestKernelCheckBadAddress(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error for a malformed address")
 	}
-	if _, ok := err.(net.Error); ok {
+	if ne := net.Error(nil); errors.As(err, &ne) {
 		t.Fatalf("err %v: want a parse error, not a network error", err)
 	}
 }
