@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -17,15 +18,24 @@ import (
 )
 
 // Why connections are tracked: a peer checks a hop's path token against the
-// certificate the hop presented in the TLS handshake of the connection the
-// token travels on (authorize's PrevTokenSigned and NextTokenSigned). A gRPC
-// connection lives across many calls, and so across SVID rotations, while a
-// generator that always signed with the newest SVID would, after a rotation,
-// sign tokens the peer cannot verify with the certificate it saw. So the
-// identity remembers, per TLS connection, which SVID it presented, and
-// signs the tokens for that connection's peer with that SVID. Before that
-// SVID expires, a connection still using it is closed (gRPC reconnects with
-// a fresh handshake and the current SVID), so tokens never run out with it.
+// certificate the hop presented in the TLS handshake of a connection
+// (authorize's PrevTokenSigned on the connection the token came over, and
+// NextTokenSigned, on the caller's side, for the token the hop sent on to
+// the following hop over another connection). A gRPC connection lives
+// across many calls, and so across SVID rotations. Two rules keep every
+// token verifiable:
+//   - the tokens for a connection's peer are signed with the SVID presented
+//     on that connection, so a call on a connection made before a rotation
+//     still carries a token its peer can check;
+//   - connections that present a rotated SVID are closed as soon as the
+//     rotation is seen (within sweepEvery; gRPC reconnects with a fresh
+//     handshake), so that all connections of a process soon present the
+//     same SVID again: a token a hop made on its downstream connection is
+//     checked by its upstream caller against the upstream connection's
+//     certificate. Calls in flight on a closed connection fail as
+//     Unavailable, as after any connection loss, once per rotation.
+// (Upstream NSM hit the same mismatch and closed connections on rotation,
+// then dialled per request.)
 //
 // A connection is recognised in Generate by the peer's certificate slice of
 // its TLS state: crypto/tls keeps one slice per connection, and gRPC hands
@@ -37,15 +47,19 @@ type tracker struct {
 	src Source
 	log logrus.FieldLogger
 
-	mu    sync.Mutex
-	conns map[**x509.Certificate]*tracked
+	mu       sync.Mutex
+	conns    map[**x509.Certificate]*tracked
+	sweeping bool // a sweep is scheduled
 }
 
 type tracked struct {
-	svid  *x509svid.SVID
-	conn  net.Conn
-	timer *time.Timer
+	svid *x509svid.SVID
+	conn net.Conn
 }
+
+// sweepEvery is how often, while connections are open, the tracker looks
+// for a rotated SVID (nanoseconds; variable for tests).
+var sweepEvery = func() *atomic.Int64 { var v atomic.Int64; v.Store(int64(200 * time.Millisecond)); return &v }()
 
 func newTracker(src Source, log logrus.FieldLogger) *tracker {
 	return &tracker{src: src, log: log, conns: map[**x509.Certificate]*tracked{}}
@@ -91,39 +105,44 @@ func (t *tracker) add(conn net.Conn, info credentials.AuthInfo, svid *x509svid.S
 		return conn
 	}
 	c := &tracked{svid: svid, conn: conn}
-	leaf := svid.Certificates[0]
-	// Renew before the last sixth of the SVID's life (SPIRE rotates at half).
-	closeAt := leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 6)
 	t.mu.Lock()
 	t.conns[k] = c
-	c.timer = time.AfterFunc(time.Until(closeAt), func() { t.expire(k, c) })
+	if !t.sweeping {
+		t.sweeping = true
+		time.AfterFunc(time.Duration(sweepEvery.Load()), t.sweep)
+	}
 	t.mu.Unlock()
 	return &trackedConn{Conn: conn, forget: func() { t.forget(k, c) }}
 }
 
-// recheck is how often a connection in its SVID's last sixth looks for a
-// rotation.
-const recheck = time.Second
-
-// expire closes a connection whose SVID is about to run out as soon as the
-// source has a newer one (before that, a new handshake would not help).
-func (t *tracker) expire(k **x509.Certificate, c *tracked) {
+// sweep closes the connections that present another SVID than the current
+// one, and runs again while connections are open.
+func (t *tracker) sweep() {
 	cur, err := t.src.GetX509SVID()
-	if err != nil {
-		return // closed
-	}
-	if cur.Certificates[0].Equal(c.svid.Certificates[0]) {
-		t.mu.Lock()
-		if t.conns[k] == c {
-			c.timer.Reset(recheck)
+	t.mu.Lock()
+	var stale []*tracked
+	if err == nil {
+		leaf := cur.Certificates[0]
+		for k, c := range t.conns {
+			if l := c.svid.Certificates[0]; l != leaf && !l.Equal(leaf) {
+				stale = append(stale, c)
+				delete(t.conns, k)
+			}
 		}
-		t.mu.Unlock()
-		return
 	}
-	t.log.WithFields(logrus.Fields{"remote": c.conn.RemoteAddr().String(), "spiffe_id": c.svid.ID.String()}).
-		Info("closing a connection made with a rotated SVID before it expires; gRPC reconnects with the current one")
-	t.forget(k, c)
-	_ = c.conn.Close()
+	// A closed source ends the sweeps; its connections fail on their own.
+	t.sweeping = err == nil && len(t.conns) > 0
+	if t.sweeping {
+		time.AfterFunc(time.Duration(sweepEvery.Load()), t.sweep)
+	}
+	t.mu.Unlock()
+	if len(stale) > 0 {
+		t.log.WithFields(logrus.Fields{"connections": len(stale), "spiffe_id": cur.ID.String()}).
+			Info("SVID rotated: closing the connections made with the previous one; gRPC reconnects with the new one")
+	}
+	for _, c := range stale {
+		_ = c.conn.Close()
+	}
 }
 
 func (t *tracker) forget(k **x509.Certificate, c *tracked) {
@@ -132,14 +151,6 @@ func (t *tracker) forget(k **x509.Certificate, c *tracked) {
 	if t.conns[k] == c {
 		delete(t.conns, k)
 	}
-	c.timer.Stop()
-}
-
-// len is the number of tracked connections (tests).
-func (t *tracker) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.conns)
 }
 
 type trackedConn struct {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/nsmesh/nsmesh/sdk/token"
+	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 	"github.com/nsmesh/nsmesh/sdk/tools/spiffe/devca"
 )
 
@@ -40,9 +41,11 @@ func mustVerify(t *testing.T, what, tok string, cert *x509.Certificate) {
 }
 
 // After an SVID rotation, a connection made before it keeps its
-// certificates, so the tokens sent over it must still be signed with the
-// keys of those certificates; new connections use the new SVIDs.
+// certificates until it is replaced, so the tokens sent over it must still
+// be signed with the keys of those certificates; new connections use the
+// new SVIDs.
 func TestTokensAreSignedWithTheSVIDOfTheirConnection(t *testing.T) {
+	defer spiffe.SetSweepEvery(time.Hour)() // keep the old connection open
 	ca := devca.MustNew("nsmesh.local")
 	serverSrc := memory(t, ca, "spiffe://nsmesh.local/nsmgr/mgr")
 	clientSrc := memory(t, ca, "spiffe://nsmesh.local/nsc/c")
@@ -92,39 +95,46 @@ func TestTokensAreSignedWithTheSVIDOfTheirConnection(t *testing.T) {
 	mustVerify(t, "server token on a new connection", own, s3)
 }
 
-// A connection still presenting a rotated SVID is closed before that SVID
-// expires, and gRPC reconnects with the current one.
-func TestConnectionOnARotatedSVIDIsRenewedBeforeItExpires(t *testing.T) {
+// Connections that present a rotated SVID, on either side, are replaced
+// soon after the rotation: gRPC reconnects, with the current SVIDs.
+func TestConnectionsOnARotatedSVIDAreReplaced(t *testing.T) {
 	ca := devca.MustNew("nsmesh.local")
-	addr, s := serve(t, ident(t, memory(t, ca, "spiffe://nsmesh.local/nsmgr/mgr")))
-	// Ten seconds left: already in its last sixth (devca backdates a minute).
-	short := issue(t, ca, "spiffe://nsmesh.local/nsc/c", 10*time.Second)
+	serverSrc := memory(t, ca, "spiffe://nsmesh.local/nsmgr/mgr")
 	clientSrc := memory(t, ca, "spiffe://nsmesh.local/nsc/c")
-	if err := clientSrc.Set(short); err != nil {
-		t.Fatal(err)
-	}
+	addr, s := serve(t, ident(t, serverSrc))
 	cc, err := grpc.NewClient(addr, ident(t, clientSrc).DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	if _, c, _, _, err := call(t, cc, s); err != nil || !c.Equal(short.Certificates[0]) {
-		t.Fatalf("first call: %v", err)
-	}
-	next := issue(t, ca, "spiffe://nsmesh.local/nsc/c", time.Hour)
-	if err := clientSrc.Set(next); err != nil {
+	if _, _, _, _, err := call(t, cc, s); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, c, tok, _, err := call(t, cc, s)
-		if err == nil && c.Equal(next.Certificates[0]) {
-			mustVerify(t, "client token after reconnecting", tok, c)
-			return
+	for _, side := range []struct {
+		name string
+		src  *spiffe.MemorySource
+		id   string
+		seen func(server, client *x509.Certificate) *x509.Certificate
+	}{
+		{"client", clientSrc, "spiffe://nsmesh.local/nsc/c", func(_, c *x509.Certificate) *x509.Certificate { return c }},
+		{"server", serverSrc, "spiffe://nsmesh.local/nsmgr/mgr", func(s, _ *x509.Certificate) *x509.Certificate { return s }},
+	} {
+		next := issue(t, ca, side.id, time.Hour)
+		if err := side.src.Set(next); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the connection still presents the rotated SVID (last error %v)", err)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			server, client, tok, own, err := call(t, cc, s)
+			if err == nil && side.seen(server, client).Equal(next.Certificates[0]) {
+				mustVerify(t, "client token after reconnecting", tok, client)
+				mustVerify(t, "server token after reconnecting", own, server)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s rotation: the connection still presents the old SVID (last error %v)", side.name, err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

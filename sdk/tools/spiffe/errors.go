@@ -23,9 +23,6 @@ var (
 	// ErrKey: the SVID's private key cannot sign path tokens (they are ES256,
 	// so the key must be ECDSA P-256).
 	ErrKey = errors.New("spiffe: SVID key cannot sign tokens")
-	// ErrInsecure: an operation needs an SVID but the identity is the
-	// plaintext development mode.
-	ErrInsecure = errors.New("spiffe: insecure mode has no SVID")
 	// ErrClosed: the source was closed.
 	ErrClosed = errors.New("spiffe: source closed")
 )
