@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
 	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
 	"github.com/nsmesh/nsmesh/sdk/registry/internal/kind"
+	"github.com/nsmesh/nsmesh/sdk/token"
 	"github.com/nsmesh/nsmesh/sdk/tools/log"
 )
 
@@ -65,12 +67,15 @@ func (c *client[C, R, Q, P]) Register(ctx context.Context, r *R, opts ...grpc.Ca
 		return c.Next().Register(ctx, r, opts...)
 	}
 	ctx, p := withPath(ctx)
-	resp, err := c.Next().Register(ctx, r, opts...)
+	var srv peer.Peer
+	resp, err := c.Next().Register(ctx, r, append(opts[:len(opts):len(opts)], grpc.Peer(&srv))...)
 	if err != nil {
 		return nil, err
 	}
 	name := c.k.Name(resp)
-	if err := c.o.check(ctx, c.input(resp, p)); err != nil {
+	in := c.input(resp, p)
+	in.PeerCert = token.PeerCertificate(srv.AuthInfo)
+	if err := c.o.check(ctx, in); err != nil {
 		c.mu.Lock()
 		_, refresh := c.known[name]
 		c.mu.Unlock()

@@ -9,8 +9,11 @@
 // not verified, as upstream does — the hop that received it checked it). A
 // call without a token there acts for the anonymous identity "".
 //
-// Server guarantees:
-//   - Ownership (the native default, FirstRegistrant): the first identity
+// Server guarantees (native defaults, in this order):
+//   - CallerTokenSigned: when the caller presented a TLS certificate, its own
+//     token in the path (at index-1) must be signed with that certificate's
+//     key. Without TLS (development) it cannot apply.
+//   - Ownership (FirstRegistrant): the first identity
 //     that registers a name owns it. Only the owner may register it again
 //     (refresh or change it) or unregister it; anyone else gets
 //     codes.PermissionDenied naming the name, the owner and the caller, and
@@ -24,6 +27,12 @@
 //   - Further policies (WithAdditionalPolicies, e.g. Rego through
 //     sdk/tools/opa) run after the native ones, only when those allow.
 //   - Find is never checked.
+//
+// Limit: when a call was forwarded (index > 1), the registry cannot verify
+// path[0]'s token, only the forwarding caller's. Which callers may forward
+// for others is a deployment decision: deploy/policies/registry_forwarders.rego
+// (NSM_REGISTRY_SERVER_POLICIES) lets only the nsmgrs do it. Upstream has
+// the same limit and no such policy.
 //
 // Client guarantees: after Register returns, the policies check the returned
 // path; a denied new registration is unregistered again and PermissionDenied

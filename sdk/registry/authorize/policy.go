@@ -5,9 +5,11 @@ package authorize
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 
 	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
+	"github.com/nsmesh/nsmesh/sdk/token"
 )
 
 // Input is what a registry policy decides on.
@@ -30,6 +32,9 @@ type Input struct {
 	Path *grpcmetadata.Path
 	// Unregister is set for Unregister calls.
 	Unregister bool
+	// PeerCert is the leaf certificate of the other side of the gRPC call
+	// (the caller on a server, the server on a client); nil without TLS.
+	PeerCert *x509.Certificate
 }
 
 // Policy is one registry authorization rule: nil allows, an error says why
@@ -86,7 +91,38 @@ func describeID(id string) string {
 	return id
 }
 
-// ServerPolicies returns the default policies of the server elements.
+// CallerTokenSigned denies, when the caller presented a certificate, unless
+// the caller's token in the path (at Index-1) is signed with that
+// certificate's key: a caller cannot pass off another identity's token as
+// its own. Without TLS (development) it cannot apply and allows.
+func CallerTokenSigned() Policy {
+	return NewPolicy("caller_token_signed", func(_ context.Context, in *Input) error {
+		if in.PeerCert == nil {
+			return nil
+		}
+		i := -1
+		if in.Path != nil {
+			i = int(in.Path.Index) - 1
+		}
+		if i < 0 || i >= len(in.Path.PathSegments) || in.Path.PathSegments[i].Token == "" {
+			return fmt.Errorf("the caller (%s) presented a certificate but no token (nsm-client-token)", certName(in.PeerCert))
+		}
+		if _, err := token.Verify(in.Path.PathSegments[i].Token, in.PeerCert.PublicKey); err != nil {
+			return fmt.Errorf("the caller's token at path %d is not signed by its certificate (%s): %w", i, certName(in.PeerCert), err)
+		}
+		return nil
+	})
+}
+
+func certName(c *x509.Certificate) string {
+	if id, err := token.SPIFFEID(c); err == nil {
+		return id
+	}
+	return c.Subject.String()
+}
+
+// ServerPolicies returns the default policies of the server elements:
+// CallerTokenSigned, then FirstRegistrant.
 func ServerPolicies() []Policy {
-	return []Policy{FirstRegistrant()}
+	return []Policy{CallerTokenSigned(), FirstRegistrant()}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
 	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
 	"github.com/nsmesh/nsmesh/sdk/registry/internal/kind"
+	"github.com/nsmesh/nsmesh/sdk/token"
 )
 
 // NewNSServer returns the server element for network services, with
@@ -48,6 +50,9 @@ func (s *server[S, R, Q, P]) input(ctx context.Context, r *R, unregister bool) (
 	in := &Input{
 		Kind: s.k.Short, Noun: s.k.Noun, ResourceName: s.k.Name(r),
 		ResourceID: ResourceID(p), Path: leftSide(p), Unregister: unregister,
+	}
+	if pr, ok := peer.FromContext(ctx); ok {
+		in.PeerCert = token.PeerCertificate(pr.AuthInfo)
 	}
 	cur, ok := s.owners.get(in.ResourceName, s.o.now())
 	if ok {

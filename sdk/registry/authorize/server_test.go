@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/nsmesh/nsmesh/apis/registry"
@@ -23,6 +24,8 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
 	"github.com/nsmesh/nsmesh/sdk/registry/internal/regtest"
 	"github.com/nsmesh/nsmesh/sdk/registry/memory"
+	"github.com/nsmesh/nsmesh/sdk/token"
+	"github.com/nsmesh/nsmesh/sdk/tools/fakes"
 )
 
 func wantDenied(t *testing.T, err error, parts ...string) {
@@ -295,6 +298,57 @@ func TestPolicyOptions(t *testing.T) {
 			}
 			if fmt.Sprint(seen) != fmt.Sprint(tt.wantSeen) {
 				t.Fatalf("policy saw %q, want %q", seen, tt.wantSeen)
+			}
+		})
+	}
+}
+
+// With TLS, the caller's token must be signed by the caller's certificate.
+func TestCallerTokenSigned(t *testing.T) {
+	ca, err := fakes.NewSPIFFECA("test.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(id string) *fakes.SVID {
+		s, err := ca.Issue("spiffe://test.com/"+id, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	alice, mallory := issue("alice"), issue("mallory")
+	tok := func(signer *fakes.SVID, sub string) string {
+		s, err := token.Sign(signer.Key, token.Claims{Subject: sub, Expires: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		name    string
+		peer    *fakes.SVID
+		token   string
+		want    codes.Code
+		wantMsg string
+	}{
+		{name: "own token", peer: alice, token: tok(alice, alice.ID)},
+		{name: "token signed with another key", peer: alice, token: tok(mallory, alice.ID), want: codes.PermissionDenied,
+			wantMsg: "policy caller_token_signed: the caller's token at path 0 is not signed by its certificate (spiffe://test.com/alice)"},
+		{name: "no token", peer: alice, want: codes.PermissionDenied, wantMsg: "presented a certificate but no token"},
+		{name: "no TLS: cannot apply", token: tok(mallory, alice.ID)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := adapters.NSEServerToClient(chain.NewNSEServer(authorize.NewNSEServer(quiet()...), memory.NewNSEServer(ctx)))
+			callCtx := grpcmetadata.WithPath(ctx, &grpcmetadata.Path{Index: 1, PathSegments: []*grpcmetadata.PathSegment{{Token: tt.token}, {}}})
+			if tt.peer != nil {
+				callCtx = peer.NewContext(callCtx, &peer.Peer{AuthInfo: tt.peer.AuthInfo()})
+			}
+			_, err := c.Register(callCtx, &registry.NetworkServiceEndpoint{Name: "nse-1"})
+			if status.Code(err) != tt.want || !strings.Contains(status.Convert(err).Message(), tt.wantMsg) {
+				t.Fatalf("got %v, want %v %q", err, tt.want, tt.wantMsg)
 			}
 		})
 	}

@@ -28,8 +28,10 @@
 //     {"resource_id","resource_name","resource_path_ids_map","path_segments":[{"token"}],"index"}
 //     where resource_path_ids_map holds at most the entry of resource_name
 //     (the path_ids of its owner's last registration), not every name, so
-//     that a call costs the same however many names are registered. Two
-//     additions: "kind" ("ns" or "nse") and "unregister" (boolean).
+//     that a call costs the same however many names are registered.
+//     Additions: "kind" ("ns" or "nse"), "unregister" (boolean) and
+//     "auth_info" as above (the caller's certificate on a server, the
+//     server's on a client).
 //
 // Load selects policy files with the masks of the NSM_*_POLICIES variables:
 // comma-separated entries, each a file, a directory (its .rego files), a

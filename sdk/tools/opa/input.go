@@ -5,6 +5,7 @@ package opa
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/pem"
 	"maps"
 	"slices"
@@ -25,15 +26,20 @@ func ConnectionInput(in *authorize.Input) ast.Value {
 	for _, s := range in.Segments {
 		segs = append(segs, ast.NewTerm(segment(s)))
 	}
-	cert := ""
-	if in.PeerCert != nil {
-		cert = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: in.PeerCert.Raw}))
-	}
 	return ast.NewObject(
 		ast.Item(ast.StringTerm("index"), ast.IntNumberTerm(in.Index)),
 		ast.Item(ast.StringTerm("path_segments"), ast.ArrayTerm(segs...)),
-		ast.Item(ast.StringTerm("auth_info"), ast.ObjectTerm(ast.Item(ast.StringTerm("certificate"), ast.StringTerm(cert)))),
+		authInfo(in.PeerCert),
 	)
+}
+
+// authInfo is {"certificate": PEM of cert, or ""}.
+func authInfo(cert *x509.Certificate) [2]*ast.Term {
+	s := ""
+	if cert != nil {
+		s = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+	}
+	return ast.Item(ast.StringTerm("auth_info"), ast.ObjectTerm(ast.Item(ast.StringTerm("certificate"), ast.StringTerm(s))))
 }
 
 // segment mirrors encoding/json of a PathSegment: snake_case, empty fields
@@ -99,6 +105,7 @@ func RegistryInput(in *regauthorize.Input) ast.Value {
 		ast.Item(ast.StringTerm("index"), ast.IntNumberTerm(int(p.Index))),
 		ast.Item(ast.StringTerm("kind"), ast.StringTerm(in.Kind)),
 		ast.Item(ast.StringTerm("unregister"), ast.BooleanTerm(in.Unregister)),
+		authInfo(in.PeerCert),
 	)
 }
 

@@ -90,7 +90,7 @@ func TestRegistryInput(t *testing.T) {
 	}
 	want := fromJSON(t, `{"resource_id":"spiffe://x/a","resource_name":"nse-1",
 		"resource_path_ids_map":{"nse-1":["spiffe://x/a","spiffe://x/reg"]},
-		"path_segments":[{"token":"t0"},{}],"index":1,"kind":"nse","unregister":false}`)
+		"path_segments":[{"token":"t0"},{}],"index":1,"kind":"nse","unregister":false,"auth_info":{"certificate":""}}`)
 	if got := asJSON(t, opa.RegistryInput(in)); !reflect.DeepEqual(got, want) {
 		t.Fatalf("input\n%v\nwant\n%v", got, want)
 	}

@@ -88,7 +88,7 @@ func Load(ctx context.Context, masks []string, opts ...Option) ([]*Policy, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Policy, 0, len(files))
+	var out []*Policy
 	for _, f := range files {
 		p, err := Open(ctx, f, opts...)
 		if err != nil {
