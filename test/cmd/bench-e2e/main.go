@@ -51,6 +51,7 @@ type options struct {
 	skipLatency          bool
 	skipIperf            bool
 	skipMemory           bool
+	logs                 string
 }
 
 func main() {
@@ -60,10 +61,11 @@ func main() {
 	flag.IntVar(&o.per, "per", 10, "Requests per concurrent client")
 	flag.IntVar(&o.hold, "hold", 500, "connections held for the memory measurement")
 	flag.DurationVar(&o.iperfTime, "iperf-time", 5*time.Second, "duration of one iperf3 run")
-	flag.IntVar(&o.rounds, "rounds", 3, "iperf3 rounds (direct, then mesh) per path")
+	flag.IntVar(&o.rounds, "rounds", 4, "iperf3 rounds per path (direct and mesh each; the order alternates)")
 	flag.BoolVar(&o.skipLatency, "skip-latency", false, "skip the latency runs")
 	flag.BoolVar(&o.skipIperf, "skip-iperf", false, "skip the throughput runs")
 	flag.BoolVar(&o.skipMemory, "skip-memory", false, "skip the memory runs")
+	flag.StringVar(&o.logs, "logs", "", "keep the processes' logs (and sockets) in this directory")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-e2e:", err)
@@ -107,6 +109,7 @@ func run(o options) (err error) {
 	m, err := mesh.Start(ctx, mesh.Config{
 		Bin:          bin,
 		Prefix:       mesh.NewPrefix(prefixRoot),
+		Dir:          o.logs,
 		NsmgrEnv:     []string{"NSM_PPROF_ENABLED=true", "NSM_PPROF_LISTEN_ON=127.0.0.1:6060"},
 		ForwarderEnv: []string{"NSM_PPROF_ENABLED=true", "NSM_PPROF_LISTEN_ON=127.0.0.1:6061"},
 	})
@@ -275,7 +278,7 @@ func (b *bench) goal(met bool, format string, args ...any) {
 // throughput compares iperf3 through each mesh interface with iperf3 over a
 // veth pair made directly between the same two namespaces.
 func (b *bench) throughput(ctx context.Context) error {
-	fmt.Printf("\nthroughput (iperf3 -t %s, TCP, one stream; %d rounds of direct then mesh)\n", b.o.iperfTime, b.o.rounds)
+	fmt.Printf("\nthroughput (iperf3 -t %s -O 1, TCP, one stream; %d rounds each, order alternating)\n", b.o.iperfTime, b.o.rounds)
 	nsc, err := b.m.StartNSC(ctx, b.m.Nodes[0], b.client, "nsc", []string{"kernel://local/nsm-local", "kernel://remote/nsm-remote"})
 	if err != nil {
 		return err
@@ -320,17 +323,25 @@ func (b *bench) throughput(ctx context.Context) error {
 		if err := mesh.WaitTCP(ctx, server, net.JoinHostPort(z, "5201")); err != nil {
 			return fmt.Errorf("%w\n%s", err, srv.Tail(10))
 		}
+		// Alternate the order (direct, mesh, mesh, direct, ...) so that a
+		// drift of the machine's speed during the run does not favour one.
 		var direct, through []float64
-		for range b.o.rounds {
-			d, err := b.iperf(ctx, net.ParseIP(z))
-			if err != nil {
-				return err
+		for r := range b.o.rounds {
+			order := []net.IP{net.ParseIP(z), meshIP}
+			if r%2 == 1 {
+				order[0], order[1] = order[1], order[0]
 			}
-			t, err := b.iperf(ctx, meshIP)
-			if err != nil {
-				return err
+			for _, dst := range order {
+				rate, err := b.iperf(ctx, dst)
+				if err != nil {
+					return err
+				}
+				if dst.Equal(meshIP) {
+					through = append(through, rate)
+				} else {
+					direct = append(direct, rate)
+				}
 			}
-			direct, through = append(direct, d), append(through, t)
 		}
 		ratio := mean(through) / mean(direct)
 		fmt.Printf("  %-7s %-34s %-34s %6.2f\n", p.name, gbits(direct), gbits(through), ratio)
