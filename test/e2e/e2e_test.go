@@ -101,8 +101,8 @@ func stopClean(ctx context.Context, t *testing.T, m *mesh.Mesh, nsc *mesh.Proc) 
 	}
 }
 
-func testConnection(t *testing.T, endpointNode int, kind string) {
-	m := newMesh(t, mesh.Config{})
+func testConnection(t *testing.T, cfg mesh.Config, endpointNode int, kind string) {
+	m := newMesh(t, cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	v4, v6 := mustCIDR(t, "172.16.1.0/24"), mustCIDR(t, "fd00:16:1::/64")
@@ -128,15 +128,25 @@ func testConnection(t *testing.T, endpointNode int, kind string) {
 		t.Errorf("vxlan MTUs %d and %d, want 1450 (underlay 1500 - 50)", client.link.MTU, endpoint.link.MTU)
 	}
 	checkTraffic(ctx, t, client, endpoint)
+	if cfg.MTLS {
+		if logs := m.Logs(1000); strings.Contains(logs, "insecure") {
+			t.Errorf("a process runs without TLS although every one has an SVID:\n%s", logs)
+		}
+	}
 	stopClean(ctx, t, m, nsc)
 }
 
 // TestLocal: client and endpoint on node 1 get the two ends of a veth pair.
-func TestLocal(t *testing.T) { testConnection(t, 1, "veth") }
+func TestLocal(t *testing.T) { testConnection(t, mesh.Config{}, 1, "veth") }
 
 // TestRemote: client on node 1, endpoint on node 2, joined by VXLAN over
 // the underlay.
-func TestRemote(t *testing.T) { testConnection(t, 2, "vxlan") }
+func TestRemote(t *testing.T) { testConnection(t, mesh.Config{}, 2, "vxlan") }
+
+// TestRemoteMTLS: the remote connection with every process holding an
+// X.509-SVID of a development CA (nsmctl devca), so every hop is mutual TLS
+// and every path token is signed with an SVID key.
+func TestRemoteMTLS(t *testing.T) { testConnection(t, mesh.Config{MTLS: true}, 2, "vxlan") }
 
 // TestTwoServices: one client joins red (endpoint on its node) and green
 // (endpoint on the other node) and gets one interface for each.

@@ -26,5 +26,9 @@
 //   - Logs: every process writes to <dir>/<name>.log; Logs returns their
 //     tails for a failure report.
 //
+// Identity: processes run in the plaintext development mode
+// (NSM_INSECURE=true) unless Config.MTLS, which gives each one an X.509-SVID
+// of a development CA made with `nsmctl devca` in the mesh's directory.
+//
 // Waiting is always polling with a deadline taken from the caller's context.
 package mesh

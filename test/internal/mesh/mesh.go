@@ -18,18 +18,20 @@ import (
 	"time"
 )
 
-// Binaries are the paths of the five nsmesh programs.
+// Binaries are the paths of the nsmesh programs.
 type Binaries struct {
 	Registry, Nsmgr, Forwarder, NSE, NSC string
+	// NSMCtl makes the SVIDs of a mesh with Config.MTLS.
+	NSMCtl string
 }
 
 // commands are the cmd-* module directories, in the order of Binaries.
-var commands = []string{"cmd-registry", "cmd-nsmgr", "cmd-forwarder-kernel", "cmd-nse-icmp", "cmd-nsc"}
+var commands = []string{"cmd-registry", "cmd-nsmgr", "cmd-forwarder-kernel", "cmd-nse-icmp", "cmd-nsc", "cmd-nsmctl"}
 
 // BinariesIn returns the binaries as `go build -o dir/` names them.
 func BinariesIn(dir string) Binaries {
 	p := func(i int) string { return filepath.Join(dir, commands[i]) }
-	return Binaries{Registry: p(0), Nsmgr: p(1), Forwarder: p(2), NSE: p(3), NSC: p(4)}
+	return Binaries{Registry: p(0), Nsmgr: p(1), Forwarder: p(2), NSE: p(3), NSC: p(4), NSMCtl: p(5)}
 }
 
 // RepoRoot returns the directory holding go.work, from the working
@@ -101,6 +103,10 @@ type Config struct {
 	NsmgrEnv []string
 	// StopGrace is how long a process gets after SIGTERM; default 10s.
 	StopGrace time.Duration
+	// MTLS gives every process an X.509-SVID of a development CA made with
+	// `nsmctl devca` (spiffe://nsmesh.local/<kind>/<NSM_NAME>) instead of
+	// the plaintext development mode (NSM_INSECURE=true).
+	MTLS bool
 }
 
 // Underlay is the interface name of the underlay in each node namespace.
@@ -194,7 +200,7 @@ func (m *Mesh) start(ctx context.Context) error {
 			return err
 		}
 	}
-	reg, err := m.startRole(roleInfra, "registry", m.Nodes[0].NetNS, []string{"NSM_LISTEN_ON=" + RegistryURL}, m.Bin.Registry)
+	reg, err := m.startRole(roleInfra, "registry", "registry", m.Nodes[0].NetNS, []string{"NSM_LISTEN_ON=" + RegistryURL}, m.Bin.Registry)
 	if err != nil {
 		return err
 	}
@@ -205,7 +211,7 @@ func (m *Mesh) start(ctx context.Context) error {
 			"NSM_LISTEN_ON=" + n.NsmgrURL + ",tcp://" + n.IP + ":5001",
 			"NSM_REGISTRY_URL=" + RegistryURL,
 		}, m.NsmgrEnv...)
-		if n.Nsmgr, err = m.startRole(roleInfra, fmt.Sprintf("nsmgr%d", n.Index), n.NetNS, env, m.Bin.Nsmgr); err != nil {
+		if n.Nsmgr, err = m.startRole(roleInfra, "nsmgr", fmt.Sprintf("nsmgr%d", n.Index), n.NetNS, env, m.Bin.Nsmgr); err != nil {
 			return err
 		}
 		if n.Forwarder, err = m.startForwarder(n); err != nil {
@@ -233,7 +239,7 @@ func (m *Mesh) startForwarder(n *Node) (*Proc, error) {
 		"NSM_CONNECT_TO=" + n.NsmgrURL,
 		"NSM_TUNNEL_IP=" + n.IP,
 	}, m.ForwarderEnv...)
-	return m.startRole(roleInfra, fmt.Sprintf("fwd%d", n.Index), n.NetNS, env, m.Bin.Forwarder)
+	return m.startRole(roleInfra, "forwarder", fmt.Sprintf("fwd%d", n.Index), n.NetNS, env, m.Bin.Forwarder)
 }
 
 // RestartForwarder stops the node's forwarder unless it has exited already
@@ -288,15 +294,22 @@ const (
 )
 
 // Start starts bin with args in ns as process name with env, logging to
-// <dir>/<name>.log; Close stops it among the first.
+// <dir>/<name>.log; Close stops it among the first. It gets no identity.
 func (m *Mesh) Start(name string, ns *NetNS, env []string, bin string, args ...string) (*Proc, error) {
-	return m.startRole(roleClient, name, ns, env, bin, args...)
+	return m.startRole(roleClient, "", name, ns, env, bin, args...)
 }
 
-func (m *Mesh) startRole(role, name string, ns *NetNS, env []string, bin string, args ...string) (*Proc, error) {
-	// Plaintext with per-process keys unless the caller gives identities
-	// (NSM_SVID_DIR in env wins: the last value of a variable counts).
-	full := append([]string{"NSM_INSECURE=true"}, m.Env...)
+// startRole starts a process of the mesh; kind is its SPIFFE kind
+// (registry, nsmgr, forwarder, nse, nsc).
+func (m *Mesh) startRole(role, kind, name string, ns *NetNS, env []string, bin string, args ...string) (*Proc, error) {
+	full := slices.Clone(m.Env)
+	if kind != "" {
+		identity, err := m.identity(kind, name, env)
+		if err != nil {
+			return nil, err
+		}
+		full = append(identity, full...)
+	}
 	full = append(full, env...)
 	p, err := StartProc(name, ns, filepath.Join(m.Dir, name+".log"), full, bin, args...)
 	if err != nil {
@@ -309,6 +322,35 @@ func (m *Mesh) startRole(role, name string, ns *NetNS, env []string, bin string,
 	return p, nil
 }
 
+// identity returns the identity variables of a process: NSM_INSECURE=true,
+// or with MTLS an SVID directory issued for spiffe://nsmesh.local/<kind>/
+// <its NSM_NAME> (a restart re-issues it).
+func (m *Mesh) identity(kind, name string, env []string) ([]string, error) {
+	if !m.MTLS {
+		return []string{"NSM_INSECURE=true"}, nil
+	}
+	nsmName := name
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "NSM_NAME="); ok {
+			nsmName = v
+		}
+	}
+	ca := filepath.Join(m.Dir, "ca")
+	args := []string{"devca", "issue", "--dir", ca, "--name", name,
+		"--spiffe-id", "spiffe://nsmesh.local/" + kind + "/" + nsmName}
+	if _, err := os.Stat(filepath.Join(ca, "ca.pem")); err != nil {
+		// The first process makes the CA (init issues no SVID without
+		// --components).
+		if out, err := exec.Command(m.Bin.NSMCtl, "devca", "init", "--dir", ca).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("mesh: nsmctl devca init: %w: %s", err, out)
+		}
+	}
+	if out, err := exec.Command(m.Bin.NSMCtl, args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mesh: nsmctl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return []string{"NSM_INSECURE=false", "NSM_SVID_DIR=" + filepath.Join(ca, name)}, nil
+}
+
 // StartNSE starts an ICMP endpoint named name in ns at node n and waits
 // until it has registered. env overrides the defaults (e.g.
 // NSM_CIDR_PREFIX, NSM_SERVICE_NAMES).
@@ -319,7 +361,7 @@ func (m *Mesh) StartNSE(ctx context.Context, n *Node, ns *NetNS, name string, en
 		"NSM_LISTEN_ON=unix://" + filepath.Join(m.Dir, name+".sock"),
 		"NSM_UNREGISTER_ITSELF=true",
 	}, env...)
-	p, err := m.startRole(roleEndpoint, name, ns, full, m.Bin.NSE)
+	p, err := m.startRole(roleEndpoint, "nse", name, ns, full, m.Bin.NSE)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +376,7 @@ func (m *Mesh) StartNSC(ctx context.Context, n *Node, ns *NetNS, name string, ur
 		"NSM_CONNECT_TO=" + n.NsmgrURL,
 		"NSM_NETWORK_SERVICES=" + strings.Join(urls, ","),
 	}, env...)
-	p, err := m.startRole(roleClient, name, ns, full, m.Bin.NSC)
+	p, err := m.startRole(roleClient, "nsc", name, ns, full, m.Bin.NSC)
 	if err != nil {
 		return nil, err
 	}
