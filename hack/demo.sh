@@ -152,6 +152,7 @@ ip -n "$NODE2" addr add 192.0.2.2/24 dev ul0
 ip -n "$NODE1" link set ul0 up
 ip -n "$NODE2" link set ul0 up
 info "the addresses exist only inside the namespaces; nothing is added to this machine's own network"
+info "development mode: plaintext gRPC (NSM_INSECURE=true); cmd-nsmctl devca makes SVIDs for mutual TLS"
 
 step "control plane: registry on node1, an nsmgr and a kernel forwarder on each node"
 start registry "$NODE1" cmd-registry NSM_LISTEN_ON=tcp://192.0.2.1:5002
