@@ -163,9 +163,9 @@ images: ## Container images FROM scratch out of static binaries built here (IMAG
 
 .PHONY: compose-up
 compose-up: ## Build the images and start the docker-compose mesh (COMPOSE_PROJECT=nsmesh)
-	@./hack/images.sh registry nsmgr forwarder-kernel nse-icmp nsc-debug
+	@./hack/images.sh registry nsmgr forwarder-kernel nse-icmp nsc-debug nsmctl
 	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d --no-build
-	@echo "try: $(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) logs nsc-2; ... exec nsc-2 ping 172.16.1.0"
+	@echo "try: COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT) deploy/compose/ping.sh nsc-2   (or: $(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) logs nsc-2)"
 
 .PHONY: compose-down
 compose-down: ## Stop the docker-compose mesh and remove its containers, network and volumes

@@ -52,7 +52,7 @@ fi
 
 t_start=$(now)
 log "building images (hack/images.sh)"
-TAG=$NSM_TAG IMAGE_PREFIX=$NSM_IMAGE_PREFIX "$root/hack/images.sh" registry nsmgr forwarder-kernel nse-icmp nsc-debug
+TAG=$NSM_TAG IMAGE_PREFIX=$NSM_IMAGE_PREFIX "$root/hack/images.sh" registry nsmgr forwarder-kernel nse-icmp nsc-debug nsmctl
 t_images=$(since "$t_start")
 
 project="nsmct$$$RANDOM"
@@ -165,7 +165,7 @@ check_ifaces() {
 	# (the forwarders create every interface in a workload's namespace)
 	local n
 	n=$(ifaces nse-icmp | wc -w)
-	[ "$n" -eq 2 ] || fail "nse-icmp has interfaces [$(ifaces nse-icmp)], want two (one per client)"
+	[ "$n" -eq 2 ] || fail "nse-icmp has interfaces [$(ifaces nse-icmp)], want two (one per client)${1:+; $1}"
 	expect_ifaces nsmgr-1 eth0
 	expect_ifaces nsmgr-2 eth0
 }
@@ -198,7 +198,7 @@ sleep "$refresh_wait"
 ping1 nsc-1 "$dst1" >/dev/null || fail "nsc-1 lost $dst1 after a refresh through the new forwarder"
 ping1 nsc-2 "$dst2" >/dev/null || fail "nsc-2 lost $dst2 after a refresh through the new forwarders"
 [ "$(dst nsc-1)" = "$dst1" ] && [ "$(dst nsc-2)" = "$dst2" ] || fail "a client reconnected with new addresses"
-check_ifaces
+check_ifaces "more are left behind by the forwarder before its restart"
 log "after the restart: same addresses, interfaces ok"
 
 # ---- 3. node 2 stops ------------------------------------------------------------
