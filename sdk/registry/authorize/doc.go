@@ -11,8 +11,19 @@
 //
 // Server guarantees (native defaults, in this order):
 //   - CallerTokenSigned: when the caller presented a TLS certificate, its own
-//     token in the path (at index-1) must be signed with that certificate's
-//     key. Without TLS (development) it cannot apply.
+//     token in the path (at index-1, the nsm-client-token updatepath put
+//     there) must be an ES256 JWT signed with that certificate's key, and its
+//     sub must be the certificate's SPIFFE ID: a member of the trust domain
+//     can sign tokens, but only tokens that name itself. Without TLS
+//     (NSM_INSECURE, the plaintext sandbox) there is no certificate and it
+//     cannot apply: a plaintext caller can claim any identity.
+//   - TokensChained: every token up to and including this hop's own is a
+//     JWT, and each token that names audiences names the sub of the next
+//     hop's token (aud(i) contains sub(i+1)). The last link is the caller's
+//     token against this hop's own (path[index], made by updatepath with the
+//     registry's Generator): a caller's token made for another server is
+//     refused. Tokens without aud (plaintext) and missing tokens (a hop
+//     without a Generator) link to anything.
 //   - Ownership (FirstRegistrant): the first identity
 //     that registers a name owns it. Only the owner may register it again
 //     (refresh or change it) or unregister it; anyone else gets
@@ -28,11 +39,25 @@
 //     sdk/tools/opa) run after the native ones, only when those allow.
 //   - Find is never checked.
 //
-// Limit: when a call was forwarded (index > 1), the registry cannot verify
-// path[0]'s token, only the forwarding caller's. Which callers may forward
-// for others is a deployment decision: deploy/policies/registry_forwarders.rego
-// (NSM_REGISTRY_SERVER_POLICIES) lets only the nsmgrs do it. Upstream has
-// the same limit and no such policy.
+// Why path[0]'s sub can be believed: a hop can verify only the token of its
+// direct caller, the one signed with the key of the certificate it sees.
+// Hop by hop, every server of the chain (the nsmgr's registry server, then
+// the registry) does so for its caller, and the chained rule ties each
+// verified token to the one before it: the registrant's token at path[0]
+// was verified by hop 1 and names hop 1 as its audience; hop 1's token at
+// path[1] was verified by hop 2 and names hop 2; and so on up to this
+// server. So the owner in path[0] is backed by signatures transitively, as
+// long as every forwarding hop runs these policies honestly. A direct caller
+// (index 1) is fully verified here: its token is path[0].
+//
+// Limit: a forwarding hop is trusted to have done its check. A member that
+// calls the registry itself with index > 1 can put in front of its own
+// (verified) token a path[0] it signed itself, claiming another identity and
+// naming itself as audience; the registry has no key to tell. Which callers
+// may forward for others is a deployment decision:
+// deploy/policies/registry_forwarders.rego (NSM_REGISTRY_SERVER_POLICIES)
+// lets only the nsmgrs do it. Upstream has the same limit and no such
+// policy.
 //
 // Client guarantees: after Register returns, the policies check the returned
 // path; a denied new registration is unregistered again and PermissionDenied

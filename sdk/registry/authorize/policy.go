@@ -92,9 +92,11 @@ func describeID(id string) string {
 }
 
 // CallerTokenSigned denies, when the caller presented a certificate, unless
-// the caller's token in the path (at Index-1) is signed with that
-// certificate's key: a caller cannot pass off another identity's token as
-// its own. Without TLS (development) it cannot apply and allows.
+// the caller's token in the path (at Index-1, from its nsm-client-token) is
+// an ES256 JWT signed with that certificate's key whose sub is the
+// certificate's SPIFFE ID: a caller can neither pass off another identity's
+// token as its own nor sign, with its own key, a token claiming to be
+// someone else. Without TLS (development) it cannot apply and allows.
 func CallerTokenSigned() Policy {
 	return NewPolicy("caller_token_signed", func(_ context.Context, in *Input) error {
 		if in.PeerCert == nil {
@@ -107,8 +109,62 @@ func CallerTokenSigned() Policy {
 		if i < 0 || i >= len(in.Path.PathSegments) || in.Path.PathSegments[i].Token == "" {
 			return fmt.Errorf("the caller (%s) presented a certificate but no token (nsm-client-token)", certName(in.PeerCert))
 		}
-		if _, err := token.Verify(in.Path.PathSegments[i].Token, in.PeerCert.PublicKey); err != nil {
+		c, err := token.Verify(in.Path.PathSegments[i].Token, in.PeerCert.PublicKey)
+		if err != nil {
 			return fmt.Errorf("the caller's token at path %d is not signed by its certificate (%s): %w", i, certName(in.PeerCert), err)
+		}
+		id, err := token.SPIFFEID(in.PeerCert)
+		if err != nil {
+			return fmt.Errorf("the caller's certificate (%s) has no SPIFFE ID to hold its token's sub %q against: %w", certName(in.PeerCert), c.Subject, err)
+		}
+		if c.Subject != id {
+			return fmt.Errorf("the caller's token at path %d claims sub %s, but the caller's certificate is %s "+
+				"(a token must name its signer: send the token your own SVID makes)", i, describeID(c.Subject), id)
+		}
+		return nil
+	})
+}
+
+// TokensChained denies when a token of the path up to and including this
+// hop is not a JWT, or when one names audiences (aud) and the sub of the
+// next hop's token is not among them. The last link checked is the caller's
+// token against this hop's own (at Index, made by updatepath): a caller's
+// token made for another server does not pass here. A missing token, or a
+// token without aud (plaintext development tokens have none), links to
+// anything.
+func TokensChained() Policy {
+	return NewPolicy("tokens_chained", func(_ context.Context, in *Input) error {
+		if in.Path == nil {
+			return nil
+		}
+		segs := in.Path.PathSegments
+		if last := int(in.Path.Index); last+1 < len(segs) {
+			segs = segs[:last+1]
+		}
+		claims := make([]*token.Claims, len(segs))
+		for i, s := range segs {
+			if s == nil || s.Token == "" {
+				continue
+			}
+			c, err := token.Parse(s.Token)
+			if err != nil {
+				return fmt.Errorf("the token at path %d is not a JWT: %w", i, err)
+			}
+			claims[i] = &c
+		}
+		for i := 0; i+1 < len(claims); i++ {
+			cur, next := claims[i], claims[i+1]
+			if cur == nil || next == nil || len(cur.Audience) == 0 {
+				continue
+			}
+			if !cur.HasAudience(next.Subject) {
+				what := "the next hop"
+				if i+1 == int(in.Path.Index) {
+					what = "this registry server"
+				}
+				return fmt.Errorf("the token at path %d (sub %s) is for %v, but %s at path %d is %s",
+					i, describeID(cur.Subject), cur.Audience, what, i+1, describeID(next.Subject))
+			}
 		}
 		return nil
 	})
@@ -122,7 +178,7 @@ func certName(c *x509.Certificate) string {
 }
 
 // ServerPolicies returns the default policies of the server elements:
-// CallerTokenSigned, then FirstRegistrant.
+// CallerTokenSigned, TokensChained, then FirstRegistrant.
 func ServerPolicies() []Policy {
-	return []Policy{CallerTokenSigned(), FirstRegistrant()}
+	return []Policy{CallerTokenSigned(), TokensChained(), FirstRegistrant()}
 }

@@ -5,6 +5,9 @@ package authorize_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -303,7 +306,8 @@ func TestPolicyOptions(t *testing.T) {
 	}
 }
 
-// With TLS, the caller's token must be signed by the caller's certificate.
+// With TLS, the caller's token must be signed by the caller's certificate
+// and name it as its sub; its aud must name this server.
 func TestCallerTokenSigned(t *testing.T) {
 	ca, err := fakes.NewSPIFFECA("test.com")
 	if err != nil {
@@ -316,40 +320,139 @@ func TestCallerTokenSigned(t *testing.T) {
 		}
 		return s
 	}
-	alice, mallory := issue("alice"), issue("mallory")
-	tok := func(signer *fakes.SVID, sub string) string {
-		s, err := token.Sign(signer.Key, token.Claims{Subject: sub, Expires: time.Now().Add(time.Hour)})
+	alice, mallory, reg, other := issue("alice"), issue("mallory"), issue("registry"), issue("other-registry")
+	tok := func(signer *fakes.SVID, sub string, aud ...string) string {
+		s, err := token.Sign(signer.Key, token.Claims{Subject: sub, Audience: aud, Expires: time.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
+	own := tok(reg, reg.ID, alice.ID)
 	tests := []struct {
 		name    string
 		peer    *fakes.SVID
 		token   string
+		own     string // this hop's token at path[1]
 		want    codes.Code
 		wantMsg string
 	}{
 		{name: "own token", peer: alice, token: tok(alice, alice.ID)},
+		{name: "own token for this server", peer: alice, token: tok(alice, alice.ID, reg.ID), own: own},
 		{name: "token signed with another key", peer: alice, token: tok(mallory, alice.ID), want: codes.PermissionDenied,
 			wantMsg: "policy caller_token_signed: the caller's token at path 0 is not signed by its certificate (spiffe://test.com/alice)"},
+		{name: "own key, another identity's sub", peer: mallory, token: tok(mallory, alice.ID, reg.ID), own: own, want: codes.PermissionDenied,
+			wantMsg: "policy caller_token_signed: the caller's token at path 0 claims sub spiffe://test.com/alice, but the caller's certificate is spiffe://test.com/mallory"},
+		{name: "token made for another server", peer: alice, token: tok(alice, alice.ID, other.ID), own: own, want: codes.PermissionDenied,
+			wantMsg: "policy tokens_chained: the token at path 0 (sub spiffe://test.com/alice) is for [spiffe://test.com/other-registry], but this registry server at path 1 is spiffe://test.com/registry"},
 		{name: "no token", peer: alice, want: codes.PermissionDenied, wantMsg: "presented a certificate but no token"},
-		{name: "no TLS: cannot apply", token: tok(mallory, alice.ID)},
+		{name: "no TLS: signature cannot apply", token: tok(mallory, alice.ID)},
+		{name: "no TLS: audience still checked", token: tok(alice, alice.ID, other.ID), own: own, want: codes.PermissionDenied,
+			wantMsg: "policy tokens_chained"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			c := adapters.NSEServerToClient(chain.NewNSEServer(authorize.NewNSEServer(quiet()...), memory.NewNSEServer(ctx)))
-			callCtx := grpcmetadata.WithPath(ctx, &grpcmetadata.Path{Index: 1, PathSegments: []*grpcmetadata.PathSegment{{Token: tt.token}, {}}})
-			if tt.peer != nil {
-				callCtx = peer.NewContext(callCtx, &peer.Peer{AuthInfo: tt.peer.AuthInfo()})
+			store := memory.NewNSEServer(ctx)
+			c := adapters.NSEServerToClient(chain.NewNSEServer(authorize.NewNSEServer(quiet()...), store))
+			// alice owns nse-1, so that only the token checks can deny alice.
+			if _, err := c.Register(grpcmetadata.WithPath(ctx, &grpcmetadata.Path{Index: 1, PathSegments: []*grpcmetadata.PathSegment{{Token: tok(alice, alice.ID)}, {}}}),
+				&registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://alice:1"}); err != nil {
+				t.Fatal(err)
 			}
-			_, err := c.Register(callCtx, &registry.NetworkServiceEndpoint{Name: "nse-1"})
-			if status.Code(err) != tt.want || !strings.Contains(status.Convert(err).Message(), tt.wantMsg) {
-				t.Fatalf("got %v, want %v %q", err, tt.want, tt.wantMsg)
+			for _, unregister := range []bool{false, true} {
+				callCtx := grpcmetadata.WithPath(ctx, &grpcmetadata.Path{Index: 1, PathSegments: []*grpcmetadata.PathSegment{{Token: tt.token}, {Token: tt.own}}})
+				if tt.peer != nil {
+					callCtx = peer.NewContext(callCtx, &peer.Peer{AuthInfo: tt.peer.AuthInfo()})
+				}
+				url := "tcp://alice:1"
+				if unregister {
+					_, err = c.Unregister(callCtx, &registry.NetworkServiceEndpoint{Name: "nse-1"})
+				} else {
+					url = "tcp://changed:1"
+					_, err = c.Register(callCtx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: url})
+				}
+				if status.Code(err) != tt.want || !strings.Contains(status.Convert(err).Message(), tt.wantMsg) {
+					t.Fatalf("unregister=%v: got %v, want %v %q", unregister, err, tt.want, tt.wantMsg)
+				}
+				// A denied call changes nothing.
+				s, err := c.Find(ctx, &registry.NetworkServiceEndpointQuery{NetworkServiceEndpoint: &registry.NetworkServiceEndpoint{Name: "nse-1"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := regtest.All(t, s)
+				switch {
+				case tt.want == codes.OK && unregister && len(got) != 0:
+					t.Fatalf("allowed Unregister left %v", got)
+				case tt.want != codes.OK && (len(got) != 1 || got[0].GetNetworkServiceEndpoint().GetUrl() != "tcp://alice:1"):
+					t.Fatalf("after the denied call the registry holds %v", got)
+				}
 			}
 		})
 	}
+}
+
+// TokensChained: every token up to this hop is a JWT, and a token naming
+// audiences names the next hop's sub, this server's own token included.
+func TestTokensChained(t *testing.T) {
+	tok := func(sub string, aud ...string) string {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := token.Sign(key, token.Claims{Subject: td + sub, Audience: prefixed(aud), Expires: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	path := func(index uint32, toks ...string) *grpcmetadata.Path {
+		p := &grpcmetadata.Path{Index: index}
+		for _, s := range toks {
+			p.PathSegments = append(p.PathSegments, &grpcmetadata.PathSegment{Token: s})
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		path    *grpcmetadata.Path
+		wantErr string // substring; "" allows
+	}{
+		{name: "direct", path: path(1, tok("nse", "registry"), tok("registry", "nse"))},
+		{name: "forwarded by an nsmgr", path: path(2, tok("nse", "nsmgr"), tok("nsmgr", "registry"), tok("registry", "nsmgr"))},
+		{name: "plaintext tokens have no aud", path: path(2, tok("nse"), tok("nsmgr"), tok("registry"))},
+		{name: "no own token: the last link cannot be checked", path: path(1, tok("nse", "elsewhere"), "")},
+		{name: "no tokens", path: path(2, "", "", "")},
+		{name: "caller's token for another server", path: path(2, tok("nse", "nsmgr"), tok("nsmgr", "elsewhere"), tok("registry", "nsmgr")),
+			wantErr: "the token at path 1 (sub " + td + "nsmgr) is for [" + td + "elsewhere], but this registry server at path 2 is " + td + "registry"},
+		{name: "registrant's token for another forwarder", path: path(2, tok("nse", "nsmgr-2"), tok("nsmgr", "registry"), tok("registry", "nsmgr")),
+			wantErr: "the token at path 0 (sub " + td + "nse) is for [" + td + "nsmgr-2], but the next hop at path 1 is " + td + "nsmgr"},
+		{name: "not a JWT", path: path(2, "garbage", tok("nsmgr", "registry"), tok("registry", "nsmgr")), wantErr: "the token at path 0 is not a JWT"},
+		{name: "right of the index is not checked", path: path(1, tok("nse", "registry"), tok("registry", "nse"), "garbage")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A client hands its policies the whole path.
+			in := &authorize.Input{Path: tt.path}
+			err := authorize.TokensChained().Check(context.Background(), in)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("denied: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func prefixed(names []string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, td+n)
+	}
+	return out
 }

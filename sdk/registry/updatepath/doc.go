@@ -20,5 +20,10 @@
 //     value, so the caller sees its own position in the path it gets back.
 //   - Find passes unchanged.
 //
+// It verifies nothing: that the caller's token is signed by the caller's
+// certificate and names it, and that it was made for this server, is
+// checked by sdk/registry/authorize (CallerTokenSigned, TokensChained),
+// which comes right after it.
+//
 // Placement: right after grpcmetadata, which provides the Path.
 package updatepath
