@@ -58,7 +58,9 @@ FROM busybox-${BINARIES} AS busybox
 # the deployment (see deploy/compose): the unix sockets are created with mode
 # 0755, so everyone who connects must have the owner's uid, and the forwarder
 # must be uid 0 to hold NET_ADMIN and SYS_ADMIN. The registry only speaks TCP
-# and runs as an unprivileged user.
+# and runs as an unprivileged user (deploy/compose runs it as uid 0 too,
+# without capabilities, because its SVID files there belong to uid 0).
+# Health checks speak mutual TLS when the component has NSM_SVID_DIR.
 
 FROM scratch AS registry
 COPY --from=binaries /out/rootfs/ /
