@@ -27,6 +27,8 @@ var (
 	skipReason string
 	// bin are the binaries TestMain built.
 	bin mesh.Binaries
+	// dir holds the binaries and the meshes' sockets and logs.
+	dir string
 
 	// live are the meshes not closed yet, for the signal handler.
 	liveMu sync.Mutex
@@ -56,8 +58,8 @@ func run(m *testing.M) int {
 	} else if len(removed) > 0 {
 		fmt.Fprintln(os.Stderr, "e2e: removed namespaces of earlier runs:", removed)
 	}
-	dir, err := os.MkdirTemp("", "nsme-bin-")
-	if err != nil {
+	var err error
+	if dir, err = os.MkdirTemp("", "nsme-"); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
@@ -90,6 +92,13 @@ func run(m *testing.M) int {
 				_ = m.Close()
 			}
 			liveMu.Unlock()
+			// A mesh still starting is not in live yet: its namespaces
+			// carry this process's prefix, its processes die with it.
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if _, err := mesh.RemoveAll(cctx, fmt.Sprintf("%s%d-", prefixRoot, os.Getpid())); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e:", err)
+			}
+			cancel()
 			_ = os.RemoveAll(dir)
 			os.Exit(2)
 		}
@@ -116,6 +125,13 @@ func newMesh(t *testing.T, cfg mesh.Config) *mesh.Mesh {
 	}
 	cfg.Bin = bin
 	cfg.Prefix = mesh.NewPrefix(prefixRoot)
+	// Under TestMain's directory, so that an interrupted run removes it too.
+	meshDir, err := os.MkdirTemp(dir, "mesh-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(meshDir) })
+	cfg.Dir = meshDir
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := mesh.Start(ctx, cfg)

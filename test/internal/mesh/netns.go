@@ -218,6 +218,34 @@ func HostLinksWithAlias(prefix string) ([]string, error) {
 	return out, nil
 }
 
+// RemoveAll deletes every namespace whose name starts with prefix, with
+// whatever still runs in them, and returns the names deleted. An
+// interrupted process calls it with its own NewPrefix root and pid, to
+// catch meshes that were still starting.
+func RemoveAll(ctx context.Context, prefix string) ([]string, error) {
+	entries, err := os.ReadDir(netnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mesh: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		n := &NetNS{Name: e.Name()}
+		if err := n.Delete(ctx); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, n.Name)
+	}
+	return removed, errors.Join(errs...)
+}
+
 // RemoveStale deletes the namespaces named <root><pid>-… whose creating
 // process (pid) is gone, with whatever still runs in them: what a killed
 // test run or demo left. It returns the names deleted.
