@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -174,7 +176,7 @@ func fakeHealthTLS(t *testing.T, answer func(w http.ResponseWriter, service []by
 	p := new(http.Protocols)
 	p.SetUnencryptedHTTP2(true)
 	p.SetHTTP2(true)
-	srv := &http.Server{Protocols: p, TLSConfig: conf, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Protocols: p, TLSConfig: conf, ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Content-Type") != "application/grpc" || r.URL.Path != "/grpc.health.v1.Health/Check" {
 			http.Error(w, "not a health call", http.StatusBadRequest)
 			return
@@ -281,10 +283,11 @@ func TestRunExitReasons(t *testing.T) {
 }
 
 // TestRealServer probes cmd-registry, a real grpc-go server with the health
-// service the images use, on a unix socket and on TCP, then after it stopped.
+// service the images use, on a unix socket and on TCP, in plaintext and with
+// mutual TLS (SVIDs from nsmctl devca), then after it stopped.
 func TestRealServer(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds cmd-registry")
+		t.Skip("builds cmd-registry and cmd-nsmctl")
 	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -295,23 +298,58 @@ func TestRealServer(t *testing.T) {
 		t.Skipf("cmd-registry not found from %s: %v", root, err)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "registry")
-	build := exec.Command("go", "build", "-o", bin, "./cmd-registry")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd-registry", "./cmd-nsmctl")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd-registry: %v\n%s", err, out)
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	ids := filepath.Join(dir, "ids")
+	devca := exec.Command(filepath.Join(dir, "cmd-nsmctl"), "devca", "init", "--dir", ids, "--components", "registry,nsmgr-1")
+	if out, err := devca.CombinedOutput(); err != nil {
+		t.Fatalf("nsmctl devca init: %v\n%s", err, out)
+	}
+	other := filepath.Join(dir, "other")
+	devca = exec.Command(filepath.Join(dir, "cmd-nsmctl"), "devca", "init", "--dir", other, "--components", "nsmgr-1")
+	if out, err := devca.CombinedOutput(); err != nil {
+		t.Fatalf("nsmctl devca init (second trust domain): %v\n%s", err, out)
+	}
+
+	for _, tc := range []struct {
+		name      string
+		server    string // identity setting of the registry
+		probe     map[string]string
+		probeFail map[string]string // a probe that must be refused
+	}{
+		{
+			name: "plaintext", server: "NSM_INSECURE=true",
+			probe:     map[string]string{"NSM_INSECURE": "true"},
+			probeFail: map[string]string{"NSM_SVID_DIR": filepath.Join(ids, "nsmgr-1")},
+		},
+		{
+			name: "mutual TLS", server: "NSM_SVID_DIR=" + filepath.Join(ids, "registry"),
+			probe:     map[string]string{"NSM_SVID_DIR": filepath.Join(ids, "nsmgr-1")},
+			probeFail: map[string]string{"NSM_SVID_DIR": filepath.Join(other, "nsmgr-1")},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			probeRegistry(t, filepath.Join(dir, "cmd-registry"), tc.server, tc.probe, tc.probeFail)
+		})
+	}
+}
+
+func probeRegistry(t *testing.T, bin, identity string, probeEnv, failEnv map[string]string) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	sock := "unix://" + filepath.Join(dir, "registry.sock")
+	sock := "unix://" + filepath.Join(t.TempDir(), "registry.sock")
 	tcp := fmt.Sprintf("tcp://:%d", port)
 
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "NSM_LISTEN_ON="+sock+","+tcp)
+	cmd.Env = append(os.Environ(), "NSM_LISTEN_ON="+sock+","+tcp, identity)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -324,10 +362,10 @@ func TestRealServer(t *testing.T) {
 		<-done
 	})
 
-	noEnv := func(string) string { return "" }
+	env := func(k string) string { return probeEnv[k] }
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err = run([]string{sock}, noEnv)
+		err = run([]string{sock}, env)
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
@@ -336,14 +374,17 @@ func TestRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unix probe: %v\nregistry log:\n%s", err, logs.String())
 	}
-	if err := run([]string{tcp}, noEnv); err != nil {
+	if err := run([]string{tcp}, env); err != nil {
 		t.Fatalf("tcp probe: %v", err)
 	}
-	if err := run([]string{"-service", "registry.NetworkServiceEndpointRegistry", tcp}, noEnv); err != nil {
+	if err := run([]string{"-service", "registry.NetworkServiceEndpointRegistry", tcp}, env); err != nil {
 		t.Fatalf("probe of a registered service: %v", err)
 	}
-	if err := run([]string{"-service", "no.such.Service", tcp}, noEnv); err == nil || !strings.Contains(err.Error(), "status 5") {
+	if err := run([]string{"-service", "no.such.Service", tcp}, env); err == nil || !strings.Contains(err.Error(), "status 5") {
 		t.Fatalf("probe of an unknown service = %v, want gRPC status 5 (NotFound)", err)
+	}
+	if err := run([]string{"-timeout", "2s", tcp}, func(k string) string { return failEnv[k] }); err == nil {
+		t.Fatalf("probe with %v succeeded", failEnv)
 	}
 
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -352,7 +393,7 @@ func TestRealServer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("registry did not stop on SIGTERM")
 	}
-	if err := run([]string{"-timeout", "500ms", tcp}, noEnv); err == nil {
+	if err := run([]string{"-timeout", "500ms", tcp}, env); err == nil {
 		t.Fatal("probe of a stopped registry succeeded")
 	}
 }
