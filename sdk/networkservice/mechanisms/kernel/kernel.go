@@ -6,6 +6,7 @@ package kernel
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"net/url"
 	"strings"
@@ -74,14 +75,34 @@ func (o *options) name(ctx context.Context, side metadata.Side, conn *networkser
 		return n
 	}
 	n := InterfaceName(conn.GetNetworkService())
+	if id := conn.GetId(); id != "" {
+		// Derived from the connection id, which survives restarts of this hop,
+		// so a restarted forwarder asks for the interface it made before and
+		// adopts it instead of adding a second one.
+		n = InterfaceNameFor(conn.GetNetworkService(), id)
+	}
 	nameKey.Store(ctx, side, n)
 	return n
+}
+
+// InterfaceNameFor returns the interface name of connection id for service
+// ns: like InterfaceName, but the same for the same id.
+func InterfaceNameFor(ns, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return interfaceName(ns, sum[:])
 }
 
 // InterfaceName returns a fresh interface name for service ns:
 // "<up to 10 chars of ns>-<random>", 15 characters in all. Characters Linux
 // does not allow in names are replaced.
 func InterfaceName(ns string) string {
+	random := make([]byte, kernelmech.LinuxIfMaxLength)
+	_, _ = rand.Read(random)
+	return interfaceName(ns, random)
+}
+
+// interfaceName builds "<prefix>-<suffix>" from ns and the bytes of seed.
+func interfaceName(ns string, seed []byte) string {
 	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	prefix := strings.Map(func(r rune) rune {
 		if r == '/' || r == ':' || r == '@' || r > 0x7e || r <= ' ' {
@@ -95,12 +116,11 @@ func InterfaceName(ns string) string {
 	if prefix == "" {
 		prefix = "nsm"
 	}
-	random := make([]byte, kernelmech.LinuxIfMaxLength-len(prefix)-1)
-	_, _ = rand.Read(random)
-	for i, b := range random {
-		random[i] = alphabet[int(b)%len(alphabet)]
+	suffix := make([]byte, kernelmech.LinuxIfMaxLength-len(prefix)-1)
+	for i := range suffix {
+		suffix[i] = alphabet[int(seed[i%len(seed)])%len(alphabet)]
 	}
-	return prefix + "-" + string(random)
+	return prefix + "-" + string(suffix)
 }
 
 // NewClient returns the NSC-side kernel element.

@@ -244,3 +244,21 @@ func TestServer(t *testing.T) {
 		})
 	}
 }
+
+// A restarted hop must ask for the interface it made before: the name is a
+// function of the connection id.
+func TestInterfaceNameForIsStablePerConnection(t *testing.T) {
+	a1, a2 := kernel.InterfaceNameFor("red-service", "conn-a"), kernel.InterfaceNameFor("red-service", "conn-a")
+	b := kernel.InterfaceNameFor("red-service", "conn-b")
+	if a1 != a2 {
+		t.Fatalf("same connection, names %q and %q", a1, a2)
+	}
+	if a1 == b {
+		t.Fatalf("two connections share the name %q", a1)
+	}
+	for _, n := range []string{a1, b, kernel.InterfaceNameFor("", "x"), kernel.InterfaceNameFor("a/very:long@service-name", "y")} {
+		if err := kernelmech.ValidateInterfaceName(n); err != nil || len(n) != kernelmech.LinuxIfMaxLength {
+			t.Fatalf("name %q: %v", n, err)
+		}
+	}
+}
