@@ -10,8 +10,9 @@
 //	  Requests, each followed by a Close, one after the other; the time of
 //	  every Request goes to stdout as JSON ({"request_ms": [...], ...}).
 //	-mode hold: -conns connections are requested (-workers at a time); then
-//	  "ready <n>" is printed and they are held until SIGTERM or SIGINT, when
-//	  they are all closed and "closed <n>" is printed.
+//	  "ready <n> ..." (with the Requests' p50 and p99) is printed and they are
+//	  held until SIGTERM or SIGINT, when they are all closed and "closed <n>
+//	  ..." is printed.
 package main
 
 import (
@@ -19,8 +20,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -190,6 +193,7 @@ func hold(ctx context.Context, f flags, clients []networkservice.NetworkServiceC
 	var (
 		mu    sync.Mutex
 		conns []held
+		tooks []time.Duration
 		next  atomic.Int64
 		errs  atomic.Int64
 		wg    sync.WaitGroup
@@ -202,7 +206,7 @@ func hold(ctx context.Context, f flags, clients []networkservice.NetworkServiceC
 				if n >= int64(f.conns) {
 					return
 				}
-				conn, _, err := request(ctx, f, c, fmt.Sprintf("%s-%d-%d", f.name, w, n))
+				conn, took, err := request(ctx, f, c, fmt.Sprintf("%s-%d-%d", f.name, w, n))
 				if err != nil {
 					if errs.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, "nsmload: request:", err)
@@ -211,12 +215,22 @@ func hold(ctx context.Context, f flags, clients []networkservice.NetworkServiceC
 				}
 				mu.Lock()
 				conns = append(conns, held{c, conn})
+				took = took.Round(100 * time.Microsecond)
+				tooks = append(tooks, took)
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	fmt.Printf("ready %d errors %d in %s\n", len(conns), errs.Load(), time.Since(start).Round(time.Millisecond))
+	slices.Sort(tooks)
+	pct := func(p float64) time.Duration {
+		if len(tooks) == 0 {
+			return 0
+		}
+		return tooks[max(int(math.Ceil(p*float64(len(tooks))))-1, 0)]
+	}
+	fmt.Printf("ready %d errors %d in %s (Request p50 %s p99 %s)\n", len(conns), errs.Load(),
+		time.Since(start).Round(time.Millisecond), pct(0.5), pct(0.99))
 	<-ctx.Done()
 	start = time.Now()
 	work := make(chan held)
