@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
@@ -158,15 +159,31 @@ func isNotFound(err error) bool {
 // table changed underneath it (NLM_F_DUMP_INTR), which happens whenever
 // other connections are programmed concurrently in the same namespace.
 func retryDump[T any](f func() (T, error)) (T, error) {
-	const attempts = 10
+	return retryDumpWith(f, dumpAttempts, dumpPause)
+}
+
+// A dump is interrupted whenever the namespace changes while it runs, which
+// under load (many connections created and deleted at once) happens again
+// and again if retried at once. Backing off lets the burst pass: up to about
+// 1.5 s in all before giving up.
+const (
+	dumpAttempts = 30
+	dumpPause    = time.Millisecond
+)
+
+func retryDumpWith[T any](f func() (T, error), attempts int, pause time.Duration) (T, error) {
 	var (
 		v   T
 		err error
 	)
-	for range attempts {
+	for i := range attempts {
 		v, err = f()
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return v, err
+		}
+		if i < attempts-1 {
+			time.Sleep(pause + time.Duration(rand.Int64N(int64(pause)+1)))
+			pause = min(2*pause, 100*time.Millisecond)
 		}
 	}
 	return v, err
