@@ -14,9 +14,23 @@
 //   - TokensChained: for adjacent segments x, x+1 that both carry tokens, a
 //     non-empty aud of token x contains the sub of token x+1.
 //   - PrevTokenSigned (server): token[index-1] verifies (ES256) with the public
-//     key of the certificate the gRPC caller presented.
+//     key of the certificate the gRPC caller presented, and its sub is that
+//     certificate's SPIFFE ID (a member cannot sign, with its own key, a
+//     token naming someone else).
 //   - NextTokenSigned (client): token[index+1] verifies with the public key of
-//     the certificate the server presented.
+//     the certificate the server presented, and its sub is that
+//     certificate's SPIFFE ID.
+//   - ConnectionOwner (server): the sub of segment 0's token (the client) on
+//     a connection's first Request is recorded in its server metadata; a
+//     later Request or Close naming another identity in segment 0 is denied
+//     with both identities named, so a member that learned a connection's
+//     path can neither close nor re-request it. Heals from the same client,
+//     re-requests through another forwarder, passthroughs (segment 0 stays
+//     the client), an nsmgr that restarted (no metadata: the next Request
+//     records again) and begin's events (the timeout's Close: the stored
+//     connection with the last Request's context) keep the owner and pass.
+//     Needs begin before the element. See ConnectionOwner for what it can
+//     and cannot tell at hops after the first.
 //
 // User policies: WithAdditionalPolicies adds policies after the defaults,
 // which stay the fast path; they run only when the defaults allow. Rego
@@ -26,7 +40,9 @@
 //
 // The two signature policies need a TLS peer certificate. Without one (a
 // plaintext connection, allowed in tests and the in-process sandbox only) they
-// cannot apply and pass; mandatory mTLS (issue 4) closes that gap.
+// cannot apply and pass; mandatory mTLS (issue 4) closes that gap. Without
+// them a token's sub is only a claim, and so is the owner ConnectionOwner
+// compares.
 //
 // Server guarantees: before the rest of the chain runs, on Request and Close,
 // the left side of the path (path[:index+1], what this hop has been given) is

@@ -62,6 +62,21 @@ func (h *hops) tok(t testing.TB, from, to string, exp time.Time) string {
 	return s
 }
 
+// signAs signs with the key of hop signer a token claiming to be hop sub,
+// for audience to ("" for none).
+func (h *hops) signAs(t testing.TB, signer, sub, to string, exp time.Time) string {
+	t.Helper()
+	c := token.Claims{Subject: h.svid[sub].ID, Expires: exp}
+	if to != "" {
+		c.Audience = []string{h.svid[to].ID}
+	}
+	s, err := token.Sign(h.svid[signer].Key, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // path returns the path of a finished local round trip, every token valid
 // until exp, positioned at index.
 func (h *hops) path(t testing.TB, index uint32, exp time.Time) *networkservice.Connection {

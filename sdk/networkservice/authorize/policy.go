@@ -160,7 +160,8 @@ func TokensChained() Policy {
 }
 
 // PrevTokenSigned denies, when the caller presented a certificate, unless the
-// previous segment's token is signed with that certificate's key.
+// previous segment's token is signed with that certificate's key and its sub
+// is the certificate's SPIFFE ID.
 func PrevTokenSigned() Policy {
 	return NewPolicy("prev_token_signed", func(_ context.Context, in *Input) error {
 		return signedBy(in, in.Index-1, "caller")
@@ -168,7 +169,8 @@ func PrevTokenSigned() Policy {
 }
 
 // NextTokenSigned denies, when the server presented a certificate, unless the
-// next segment's token is signed with that certificate's key.
+// next segment's token is signed with that certificate's key and its sub is
+// the certificate's SPIFFE ID.
 func NextTokenSigned() Policy {
 	return NewPolicy("next_token_signed", func(_ context.Context, in *Input) error {
 		return signedBy(in, in.Index+1, "server")
@@ -186,9 +188,21 @@ func signedBy(in *Input, i int, who string) error {
 	if tok == "" {
 		return fmt.Errorf("%s has no token of the %s", in.describe(i), who)
 	}
-	if _, err := token.Verify(tok, in.PeerCert.PublicKey); err != nil {
+	c, err := token.Verify(tok, in.PeerCert.PublicKey)
+	if err != nil {
 		return fmt.Errorf("token of %s is not signed by the %s's certificate (%s): %w",
 			in.describe(i), who, certName(in.PeerCert), err)
+	}
+	// The key proves who signed; the sub must say the same, or a member could
+	// sign, with its own key, a token naming another identity.
+	id, err := token.SPIFFEID(in.PeerCert)
+	if err != nil {
+		return fmt.Errorf("the %s's certificate (%s) has no SPIFFE ID to hold the sub %q of %s against: %w",
+			who, certName(in.PeerCert), c.Subject, in.describe(i), err)
+	}
+	if c.Subject != id {
+		return fmt.Errorf("token of %s is signed by the %s's certificate (%s) but claims sub %q: a token must name its signer",
+			in.describe(i), who, id, c.Subject)
 	}
 	return nil
 }
@@ -200,9 +214,11 @@ func certName(c *x509.Certificate) string {
 	return c.Subject.String()
 }
 
-// ServerPolicies returns the default policies of NewServer.
+// ServerPolicies returns the default policies of NewServer. ConnectionOwner
+// comes last: it records the owner only of a Request the token policies
+// allowed.
 func ServerPolicies() []Policy {
-	return []Policy{TokensValid(), TokensUnexpired(), TokensChained(), PrevTokenSigned()}
+	return []Policy{TokensValid(), TokensUnexpired(), TokensChained(), PrevTokenSigned(), ConnectionOwner()}
 }
 
 // ClientPolicies returns the default policies of NewClient.
