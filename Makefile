@@ -50,6 +50,8 @@ test: setup ## Run the tests of every module with -race (privileged tests run wh
 	done; \
 	echo "test hack/repocheck"; \
 	$(GO) test $(wildcard hack/repocheck/*.go) || fail=1; \
+	echo "test hack/healthcheck"; \
+	$(MAKE) test-healthcheck || fail=1; \
 	exit $$fail
 
 .PHONY: generate
@@ -147,7 +149,7 @@ $(REPOCHECK): $(REPOCHECK_SRC)
 	@$(GO) build -o $@ $(REPOCHECK_SRC)
 
 .PHONY: check
-check: verify lint test ## verify, lint and test: everything CI cares about
+check: verify lint test compose-test ## verify, lint, test and the docker-compose mesh (skipped without Docker): everything CI runs
 
 # ---- containers (issue 5): see Dockerfile and deploy/compose ----------------
 COMPOSE ?= docker-compose
@@ -178,6 +180,31 @@ compose-test: ## End-to-end test of the docker-compose mesh (skipped without a D
 .PHONY: test-healthcheck
 test-healthcheck: ## Tests of hack/healthcheck, the images' grpc.health.v1 probe
 	@$(GO) test -race $(wildcard hack/healthcheck/*.go)
+
+# SPIRE (issue 4) is a large build (minutes on two cores), so it is skipped
+# while both binaries are newer than the module that pins its version.
+SPIRE_MOD := tools/spire
+SPIRE_BINS := $(CURDIR)/.bin/spire-server $(CURDIR)/.bin/spire-agent
+
+.PHONY: spire
+spire: ## Build spire-server and spire-agent (the version pinned in tools/spire) into .bin/, unless they are up to date
+	@stale=0; \
+	for b in $(SPIRE_BINS); do \
+		for d in $(SPIRE_MOD)/go.mod $(SPIRE_MOD)/go.sum; do \
+			[ "$$b" -nt "$$d" ] || stale=1; \
+		done; \
+	done; \
+	if [ $$stale -eq 0 ]; then echo "spire: .bin/spire-server and .bin/spire-agent are up to date"; exit 0; fi; \
+	echo "spire: building spire-server and spire-agent from $(SPIRE_MOD) into .bin/ (minutes the first time)"; \
+	start=$$(date +%s); \
+	cd $(SPIRE_MOD); \
+	version=$$(GOWORK=off $(GO) list -m -f '{{.Version}}' github.com/spiffe/spire); \
+	GOWORK=off $(GO) build -o $(CURDIR)/.bin/ \
+		-ldflags "-s -w -X github.com/spiffe/spire/pkg/common/version.gittag=$${version#v}" \
+		github.com/spiffe/spire/cmd/spire-server github.com/spiffe/spire/cmd/spire-agent; \
+	cd $(CURDIR); \
+	touch $(SPIRE_BINS); \
+	echo "spire: built in $$(( $$(date +%s) - start ))s"
 
 .PHONY: clean
 clean: ## Remove ./bin and the generator binaries in ./.bin
