@@ -131,11 +131,11 @@ func TestAttackConnectionHijackIsDenied(t *testing.T) {
 			}
 			_, err = c.Close(shortCtx(ctx, t), sent.Clone())
 			denied("close", err)
+			if l := tt.held(); l != held {
+				t.Fatalf("after the refused Close the attacked hop holds %d connections, %d before", l, held)
+			}
 
-			// The victim refreshes through every hop. (begin.Server.Close
-			// drops its entry even when the chain refused the Close, so the
-			// attacked hop forgets the connection until this refresh; the
-			// endpoint and the data plane are untouched either way.)
+			// The victim still refreshes through every hop.
 			if _, err := victim.Request(ctx, &networkservice.NetworkServiceRequest{Connection: conn.Clone()}); err != nil {
 				t.Fatalf("the victim's refresh after the attack: %v", err)
 			}

@@ -305,3 +305,26 @@ func TestStoredStateIsUpAfterReselect(t *testing.T) {
 	}
 	_, _ = c.Close(context.Background(), conn)
 }
+
+// refusing denies every Close, as authorize does for a caller that does not
+// own the connection.
+type refusing struct{ probe }
+
+func (r *refusing) Close(context.Context, *networkservice.Connection) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.PermissionDenied, "not yours")
+}
+
+func TestRefusedCloseKeepsTheConnection(t *testing.T) {
+	r := &refusing{}
+	b := begin.NewServer()
+	s := chain.NewServer(b, r)
+	if _, err := s.Request(context.Background(), req("c")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Close(context.Background(), &networkservice.Connection{Id: "c"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("close err = %v, want PermissionDenied", err)
+	}
+	if b.Len() != 1 {
+		t.Fatal("a refused Close dropped the connection")
+	}
+}

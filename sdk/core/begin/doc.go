@@ -12,7 +12,10 @@
 //     first Request, dropped when that Request fails and after Close.
 //   - Close correctness: Close passes the last connection the chain returned
 //     (not the caller's copy) to the rest of the chain, exactly once; a Close
-//     for an unknown id succeeds without calling the chain.
+//     for an unknown id succeeds without calling the chain. A Close the
+//     chain refuses as PermissionDenied or Unauthenticated (another identity
+//     trying to close someone else's connection) leaves the connection as it
+//     was.
 //   - Events run with the values of the last successful Request's context
 //     (peer, metadata, ...) but not its cancellation, and with the same
 //     timeout that Request had.

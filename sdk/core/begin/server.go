@@ -71,11 +71,17 @@ func (s *Server) Close(ctx context.Context, conn *networkservice.Connection) (*e
 		return &emptypb.Empty{}, err
 	}
 	defer e.release()
-	defer s.t.drop(e)
 	if e.req == nil {
+		s.t.drop(e)
 		return &emptypb.Empty{}, nil
 	}
 	_, err = s.Next().Close(s.t.withEntry(ctx, e, &serverEvents{s: s, e: e}), e.req.GetConnection())
+	if c := status.Code(err); c == codes.PermissionDenied || c == codes.Unauthenticated {
+		// The chain refused this caller: the connection is not closed and
+		// stays with its owner.
+		return nil, err
+	}
+	s.t.drop(e)
 	return &emptypb.Empty{}, err
 }
 
