@@ -330,14 +330,27 @@ func register(ctx context.Context, n *Node, id *identity, nse *registry.NetworkS
 	if err != nil {
 		return err
 	}
-	// The registration may race the server start; the client chain retries.
+	// Wait for the first registration so that a test can use the component
+	// as soon as it is started, but not forever: when the nsmgr is down (a
+	// restart scenario) the client chain keeps retrying in the background.
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		if _, err := c.Register(ctx, nse); err != nil && ctx.Err() == nil {
 			logger.WithError(err).Error("sandbox: registration failed")
 		}
 	}()
+	select {
+	case <-done:
+	case <-time.After(registrationWait):
+	case <-ctx.Done():
+	}
 	return nil
 }
+
+// registrationWait bounds how long starting a component waits for its
+// registration.
+const registrationWait = 5 * time.Second
 
 // RegisterService registers ns through the node's nsmgr.
 func (n *Node) RegisterService(ctx context.Context, ns *registry.NetworkService) error {
