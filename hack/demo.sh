@@ -73,12 +73,13 @@ remove_all() {
 
 # start NAME NETNS BINARY VAR=VALUE... runs a binary in a namespace in its
 # own session (so a Ctrl-C reaches only this script, which stops everything
-# in order), logging to $LOGS/NAME.log.
+# in order), logging to $LOGS/NAME.log. Each process gets its own SVID from
+# the demo's trust domain ($IDS/NAME): mutual TLS on every hop, path tokens
+# signed with the SVID's key.
 start() {
 	local name=$1 ns=$2 bin=$3
 	shift 3
-	# Development mode: plaintext gRPC, per-process signing keys.
-	setsid ip netns exec "$ns" env -i PATH="$PATH" NSM_INSECURE=true "$@" "$BIN/$bin" >"$LOGS/$name.log" 2>&1 &
+	setsid ip netns exec "$ns" env -i PATH="$PATH" NSM_SVID_DIR="$IDS/$name" "$@" "$BIN/$bin" >"$LOGS/$name.log" 2>&1 &
 }
 
 # wait_log NAME PATTERN [COUNT] waits until NAME's log has COUNT lines
@@ -152,7 +153,13 @@ ip -n "$NODE2" addr add 192.0.2.2/24 dev ul0
 ip -n "$NODE1" link set ul0 up
 ip -n "$NODE2" link set ul0 up
 info "the addresses exist only inside the namespaces; nothing is added to this machine's own network"
-info "development mode: plaintext gRPC (NSM_INSECURE=true); cmd-nsmctl devca makes SVIDs for mutual TLS"
+
+step "identities: a development trust domain (nsmctl devca), one X.509-SVID per process"
+IDS=$SOCK/identities
+"$BIN/cmd-nsmctl" devca init --dir "$IDS" --trust-domain nsmesh.local \
+	--components registry,nsmgr:nsmgr1,nsmgr:nsmgr2,forwarder:forwarder1,forwarder:forwarder2,nse:endpoint,nsc:client1,nsc:client2 \
+	| sed 's/^/    /'
+info "every gRPC hop below is mutual TLS with these SVIDs; path tokens are ES256 JWTs signed with their keys"
 
 step "control plane: registry on node1, an nsmgr and a kernel forwarder on each node"
 start registry "$NODE1" cmd-registry NSM_LISTEN_ON=tcp://192.0.2.1:5002
@@ -172,12 +179,12 @@ done
 
 step "endpoint: an ICMP responder on node2 in $NSE, network service \"icmp-responder\", addresses from 172.16.0.0/24"
 start endpoint "$NSE" cmd-nse-icmp NSM_NAME=icmp-responder-1 NSM_CONNECT_TO="unix://$SOCK/nsmgr2.sock" \
-	NSM_LISTEN_ON="unix://$SOCK/endpoint.sock" NSM_SERVICE_NAMES=icmp-responder NSM_CIDR_PREFIX=172.16.0.0/24 \
+	NSM_LISTEN_ON="unix://$SOCK/endpoint.sock" NSM_SERVICE_NAMES=icmp-responder NSM_PAYLOAD=IP NSM_CIDR_PREFIX=172.16.0.0/24 \
 	NSM_UNREGISTER_ITSELF=true
 wait_log endpoint "msg=registered"
 info "registered through nsmgr2 in the registry"
 
-step "clients: $CLIENT1 on node1 (remote: VXLAN over the underlay), $CLIENT2 on node2 (local: a veth pair)"
+step "clients: $CLIENT1 on node1 (remote: WireGuard over the underlay), $CLIENT2 on node2 (local: a veth pair)"
 start client1 "$CLIENT1" cmd-nsc NSM_NAME=client1 NSM_CONNECT_TO="unix://$SOCK/nsmgr1.sock" \
 	NSM_NETWORK_SERVICES=kernel://icmp-responder/nsm0
 start client2 "$CLIENT2" cmd-nsc NSM_NAME=client2 NSM_CONNECT_TO="unix://$SOCK/nsmgr2.sock" \
@@ -203,7 +210,8 @@ info "  ${D}\$ ip -n $NSE -d link; ip -n $NSE -br addr${N}"
 ip -n "$NSE" -d link | awk '
 	/^[0-9]+:/ { name = $2; sub(/:$/, "", name); sub(/@.*/, "", name); next }
 	name != "" && $1 == "vxlan" { printf "        %-18s vxlan id %s, remote %s, local %s (from client1 on node1)\n", name, $3, $5, $7; name = "" }
-	name != "" && $1 == "veth" { printf "        %-18s veth (peer: nsm0 in client2, same node)\n", name; name = "" }'
+	name != "" && $1 == "veth" { printf "        %-18s veth (peer: nsm0 in client2, same node)\n", name; name = "" }
+	name != "" && $1 == "tun" { printf "        %-18s WireGuard tunnel (wireguard-go in forwarder2, encrypted over the underlay; from client1 on node1)\n", name; name = "" }'
 ip -n "$NSE" -br addr | grep -v '^lo ' | sed 's/^/        /'
 
 step "ping across the mesh"
