@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+package spire
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/nsmesh/nsmesh/test/internal/mesh"
+)
+
+// prefixRoot starts the names of every namespace these tests create
+// (test/e2e uses nsme-).
+const prefixRoot = "nsms-"
+
+var (
+	// skipReason is why the tests cannot run here, if they cannot.
+	skipReason string
+	// bin are the nsmesh binaries, spireBin SPIRE's, as TestMain found or
+	// built them.
+	bin      mesh.Binaries
+	spireBin Binaries
+
+	// closers take down what is running (meshes, SPIRE) on a signal.
+	liveMu sync.Mutex
+	live   = map[any]func() error{}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	flag.Parse()
+	switch {
+	case testing.Short():
+		skipReason = "SPIRE end-to-end tests are skipped with -short (they build SPIRE, minutes the first time)"
+	case os.Geteuid() != 0:
+		skipReason = "SPIRE end-to-end tests need root (network namespaces, veth devices); run them with sudo"
+	default:
+		if _, err := exec.LookPath("ip"); err != nil {
+			skipReason = "SPIRE end-to-end tests need the ip command (Debian package iproute2; make setup installs it)"
+		}
+	}
+	if skipReason != "" {
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	if removed, err := mesh.RemoveStale(ctx, prefixRoot); err != nil {
+		fmt.Fprintln(os.Stderr, "spire:", "removing namespaces of earlier runs:", err)
+	} else if len(removed) > 0 {
+		fmt.Fprintln(os.Stderr, "spire: removed namespaces of earlier runs:", removed)
+	}
+	dir, err := os.MkdirTemp("", "nsms-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spire:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if code := build(ctx, dir); code != 0 {
+		return code
+	}
+
+	// An interrupted run still takes down its processes and namespaces.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done, handled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(handled)
+		select {
+		case <-done:
+		case s := <-sigs:
+			fmt.Fprintf(os.Stderr, "spire: %v: taking the meshes and SPIRE down\n", s)
+			liveMu.Lock()
+			for _, c := range live {
+				_ = c()
+			}
+			liveMu.Unlock()
+			_ = os.RemoveAll(dir)
+			os.Exit(2)
+		}
+	}()
+	code := m.Run()
+	signal.Stop(sigs)
+	close(done)
+	<-handled
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "spire: goroutines left:", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// build finds or builds the nsmesh binaries (into dir) and SPIRE's.
+func build(ctx context.Context, dir string) int {
+	var root string
+	needRoot := os.Getenv("NSM_E2E_BIN") == "" || os.Getenv("NSM_SPIRE_BIN") == ""
+	if needRoot {
+		var err error
+		if root, err = mesh.RepoRoot(); err != nil {
+			fmt.Fprintln(os.Stderr, "spire:", err)
+			return 1
+		}
+	}
+	if prebuilt := os.Getenv("NSM_E2E_BIN"); prebuilt != "" {
+		bin = mesh.BinariesIn(prebuilt)
+	} else {
+		var err error
+		if bin, err = mesh.Build(ctx, root, dir); err != nil {
+			fmt.Fprintln(os.Stderr, "spire: building the nsmesh binaries:", err)
+			return 1
+		}
+	}
+	if prebuilt := os.Getenv("NSM_SPIRE_BIN"); prebuilt != "" {
+		spireBin = BinariesIn(prebuilt)
+		return 0
+	}
+	start := time.Now()
+	b, out, err := Build(ctx, root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spire: building SPIRE:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "spire: make spire (%s): %s", time.Since(start).Round(time.Second), out)
+	spireBin = b
+	return 0
+}
+
+// track registers closer for the signal handler until untrack.
+func track(key any, closer func() error) {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	live[key] = closer
+}
+
+func untrack(key any) {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	delete(live, key)
+}
