@@ -59,6 +59,11 @@ type Config struct {
 	// server's default_x509_svid_ttl); the agent rotates them at half of
 	// it. Default 30s.
 	X509SVIDTTL time.Duration
+	// SyncInterval is how often the agent syncs with the server and the
+	// server reloads its entry cache (their experimental sync_interval and
+	// cache_reload_interval): new entries and rotations are seen about that
+	// late at most. Default SPIRE's, 5s.
+	SyncInterval time.Duration
 	// LogLevel of both (debug, info, warn, error); default info.
 	LogLevel string
 	// StopGrace is how long a process gets after SIGTERM; default 10s.
@@ -191,7 +196,7 @@ func (s *SPIRE) serverConfig(port int) string {
   ca_ttl = "24h"
   agent_ttl = "1h"
   default_x509_svid_ttl = %s
-}
+%s}
 
 plugins {
   DataStore "sql" {
@@ -208,7 +213,16 @@ plugins {
   }
 }
 `, port, hcl(s.serverSocket), hcl(s.TrustDomain), hcl(filepath.Join(s.Dir, "server-data")), hcl(s.LogLevel),
-		hcl(s.X509SVIDTTL.String()), hcl(filepath.Join(s.Dir, "server-data", "datastore.sqlite3")))
+		hcl(s.X509SVIDTTL.String()), s.experimental("cache_reload_interval"), hcl(filepath.Join(s.Dir, "server-data", "datastore.sqlite3")))
+}
+
+// experimental is the experimental block setting key to SyncInterval, if
+// set.
+func (s *SPIRE) experimental(key string) string {
+	if s.SyncInterval <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("  experimental {\n    %s = %s\n  }\n", key, hcl(s.SyncInterval.String()))
 }
 
 func (s *SPIRE) agentConfig(port int, bundleFile, token string) string {
@@ -221,7 +235,7 @@ func (s *SPIRE) agentConfig(port int, bundleFile, token string) string {
   join_token = %s
   data_dir = %s
   log_level = %s
-}
+%s}
 
 plugins {
   NodeAttestor "join_token" {
@@ -236,7 +250,7 @@ plugins {
     }
   }
 }
-`, port, hcl(s.agentSocket), hcl(s.TrustDomain), hcl(bundleFile), hcl(token), hcl(filepath.Join(s.Dir, "agent-data")), hcl(s.LogLevel))
+`, port, hcl(s.agentSocket), hcl(s.TrustDomain), hcl(bundleFile), hcl(token), hcl(filepath.Join(s.Dir, "agent-data")), hcl(s.LogLevel), s.experimental("sync_interval"))
 }
 
 // freePort returns a TCP port on loopback that nothing listens on now.
