@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,6 +32,10 @@ var (
 	// built them.
 	bin      mesh.Binaries
 	spireBin Binaries
+	// runDir holds the binaries TestMain built and the directories of the
+	// meshes and SPIRE deployments (so that an interrupted run removes
+	// those of deployments still starting too).
+	runDir string
 
 	// closers take down what is running (meshes, SPIRE) on a signal.
 	liveMu sync.Mutex
@@ -63,36 +68,48 @@ func run(m *testing.M) int {
 	} else if len(removed) > 0 {
 		fmt.Fprintln(os.Stderr, "spire: removed namespaces of earlier runs:", removed)
 	}
-	dir, err := os.MkdirTemp("", "nsms-bin-")
-	if err != nil {
+	var err error
+	if runDir, err = os.MkdirTemp("", prefixRoot); err != nil {
 		fmt.Fprintln(os.Stderr, "spire:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	if code := build(ctx, dir); code != 0 {
-		return code
-	}
+	defer os.RemoveAll(runDir)
 
-	// An interrupted run still takes down its processes and namespaces.
+	// An interrupted run (from here on, the build included) still takes
+	// down its processes and namespaces and removes its directory.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done, handled := make(chan struct{}), make(chan struct{})
+	done, handled, built := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(handled)
 		select {
 		case <-done:
 		case s := <-sigs:
 			fmt.Fprintf(os.Stderr, "spire: %v: taking the meshes and SPIRE down\n", s)
+			// A build under way stops first: it writes into runDir.
+			cancel()
+			select {
+			case <-built:
+			case <-time.After(10 * time.Second):
+			}
 			liveMu.Lock()
 			for _, c := range live {
 				_ = c()
 			}
 			liveMu.Unlock()
-			_ = os.RemoveAll(dir)
+			// Meshes still starting are not in live yet.
+			cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+			_, _ = mesh.RemoveAll(cctx, fmt.Sprintf("%s%d-", prefixRoot, os.Getpid()))
+			ccancel()
+			_ = os.RemoveAll(runDir)
 			os.Exit(2)
 		}
 	}()
-	code := m.Run()
+	code := build(ctx, filepath.Join(runDir, "bin"))
+	close(built)
+	if code == 0 {
+		code = m.Run()
+	}
 	signal.Stop(sigs)
 	close(done)
 	<-handled
@@ -138,6 +155,21 @@ func build(ctx context.Context, dir string) int {
 	fmt.Fprintf(os.Stderr, "spire: make spire (%s): %s", time.Since(start).Round(time.Second), out)
 	spireBin = b
 	return 0
+}
+
+// tempDir makes a directory in runDir for t, removed when t ends.
+func tempDir(t *testing.T, pattern string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(runDir, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Error(err)
+		}
+	})
+	return dir
 }
 
 // track registers closer for the signal handler until untrack.

@@ -77,7 +77,7 @@ func components(t *testing.T) ([]component, []Entry) {
 func startSPIRE(ctx context.Context, t *testing.T, entries []Entry) *SPIRE {
 	t.Helper()
 	s, err := Start(ctx, Config{
-		Bin: spireBin, TrustDomain: trustDomain, X509SVIDTTL: svidTTL, Entries: entries,
+		Bin: spireBin, Dir: tempDir(t, "spire-"), TrustDomain: trustDomain, X509SVIDTTL: svidTTL, Entries: entries,
 		// New SVIDs (the first ones and rotations) within a second.
 		SyncInterval: time.Second,
 	})
@@ -105,6 +105,7 @@ func startMesh(ctx context.Context, t *testing.T, s *SPIRE) *mesh.Mesh {
 	m, err := mesh.Start(ctx, mesh.Config{
 		Bin:    bin,
 		Prefix: mesh.NewPrefix(prefixRoot),
+		Dir:    tempDir(t, "mesh-"),
 		// The last value of a variable counts: these replace the
 		// harness's NSM_INSECURE=true. Short tokens: refreshes (every
 		// third of their lifetime) cross the rotations often, and a
