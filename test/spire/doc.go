@@ -24,7 +24,10 @@
 // The tests need root (network namespaces) and skip with the reason
 // otherwise, and with -short (building SPIRE takes minutes the first time).
 // TestMain runs `make spire`, which builds only when .bin/spire-server or
-// .bin/spire-agent is older than tools/spire/go.mod or go.sum;
+// .bin/spire-agent is older than tools/spire/go.mod or go.sum. go test
+// kills a test binary one minute after its -timeout whatever TestMain does,
+// so a first build (about ten minutes on two cores) is stopped in time with
+// a message: run `make spire` before, or go test -timeout 0.
 // NSM_SPIRE_BIN=<dir> uses binaries built elsewhere, NSM_E2E_BIN=<dir> the
 // nsmesh binaries (as in test/e2e).
 package spire

@@ -42,6 +42,9 @@ var (
 	live   = map[any]func() error{}
 )
 
+// processStart is about when go test started this binary.
+var processStart = time.Now()
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -146,15 +149,45 @@ func build(ctx context.Context, dir string) int {
 		spireBin = BinariesIn(prebuilt)
 		return 0
 	}
+	// go test kills this binary one minute after its -timeout, counted
+	// from its start, while the tests' own alarm starts only after
+	// TestMain: a first SPIRE build (minutes) must leave the tests their
+	// time, else it ends here with what to do instead.
+	buildCtx := ctx
+	if budget, ok := buildBudget(); ok {
+		var cancel context.CancelFunc
+		buildCtx, cancel = context.WithTimeoutCause(ctx, budget,
+			fmt.Errorf("not done within %s, what go test's -timeout leaves before it kills the tests; "+
+				"the build cache keeps the progress: run `make spire` first, or go test -timeout 0", budget.Round(time.Second)))
+		defer cancel()
+	}
 	start := time.Now()
-	b, out, err := Build(ctx, root)
+	b, err := Build(buildCtx, root, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "spire: building SPIRE:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "spire: make spire (%s): %s", time.Since(start).Round(time.Second), out)
+	fmt.Fprintf(os.Stderr, "spire: make spire took %s\n", time.Since(start).Round(time.Second))
 	spireBin = b
 	return 0
+}
+
+// testsNeed is the time the tests need after the build, with a margin.
+const testsNeed = 3 * time.Minute
+
+// buildBudget is how long the SPIRE build may take so that go test's kill
+// (-timeout plus one minute after this binary started) leaves testsNeed;
+// false when there is no timeout.
+func buildBudget() (time.Duration, bool) {
+	f := flag.Lookup("test.timeout")
+	if f == nil {
+		return 0, false
+	}
+	timeout, err := time.ParseDuration(f.Value.String())
+	if err != nil || timeout <= 0 {
+		return 0, false
+	}
+	return max(timeout+time.Minute-time.Since(processStart)-testsNeed, time.Second), true
 }
 
 // tempDir makes a directory in runDir for t, removed when t ends.

@@ -8,12 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nsmesh/nsmesh/test/internal/mesh"
@@ -30,21 +32,28 @@ func BinariesIn(dir string) Binaries {
 }
 
 // Build runs `make spire` in the repository at root (which builds only
-// when the binaries are older than tools/spire/go.mod or go.sum) and
-// returns the binaries in root/.bin with the build's output.
-func Build(ctx context.Context, root string) (Binaries, string, error) {
+// when the binaries are older than tools/spire/go.mod or go.sum), copying
+// its output to log as it comes, and returns the binaries in root/.bin.
+// Ending ctx stops the whole build (make and the go commands under it);
+// Go's build cache keeps what was compiled for the next attempt.
+func Build(ctx context.Context, root string, log io.Writer) (Binaries, error) {
 	makeCmd, err := exec.LookPath("make")
 	if err != nil {
-		return Binaries{}, "", errors.New("spire: building SPIRE needs make (or set NSM_SPIRE_BIN to a directory with spire-server and spire-agent)")
+		return Binaries{}, errors.New("spire: building SPIRE needs make (or set NSM_SPIRE_BIN to a directory with spire-server and spire-agent)")
 	}
 	cmd := exec.CommandContext(ctx, makeCmd, "-C", root, "spire")
 	// An outer make's jobserver descriptors are not inherited here.
 	cmd.Env = append(os.Environ(), "MAKEFLAGS=", "MFLAGS=")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return Binaries{}, string(out), fmt.Errorf("spire: make spire: %w\n%s", err, out)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return Binaries{}, fmt.Errorf("spire: make spire: %w", context.Cause(ctx))
+		}
+		return Binaries{}, fmt.Errorf("spire: make spire: %w", err)
 	}
-	return BinariesIn(filepath.Join(root, ".bin")), string(out), nil
+	return BinariesIn(filepath.Join(root, ".bin")), nil
 }
 
 // Config describes a SPIRE deployment.
