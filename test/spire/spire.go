@@ -78,7 +78,7 @@ type Config struct {
 	// StopGrace is how long a process gets after SIGTERM; default 10s.
 	StopGrace time.Duration
 	// Entries are registered before the agent starts, so that its first
-	// sync brings their SVIDs (later ones wait for a sync, every 5s).
+	// sync brings their SVIDs (later ones wait for a sync).
 	Entries []Entry
 }
 
