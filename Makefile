@@ -42,7 +42,7 @@ build: ## Build every module; main packages of cmd-* modules go to ./bin
 	done
 
 .PHONY: test
-test: setup ## Run the tests of every module with -race (privileged tests run when root)
+test: setup spire ## Run the tests of every module with -race (privileged tests run when root; builds SPIRE first for test/spire)
 	@fail=0; \
 	for m in $(MODULES); do \
 		echo "test $$m"; \
