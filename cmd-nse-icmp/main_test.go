@@ -4,13 +4,11 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"go.uber.org/goleak"
 
+	"github.com/nsmesh/nsmesh/sdk/tools/command/commandtest"
 	"github.com/nsmesh/nsmesh/sdk/tools/spiffe/devca"
 )
 
@@ -26,43 +25,15 @@ import (
 const runMain = "NSE_ICMP_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(runMain) == "1" {
+	if commandtest.IsChild(runMain) {
 		main()
 		os.Exit(0)
 	}
 	goleak.VerifyTestMain(m)
 }
 
-// lockedBuffer collects the child's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func child(env ...string) (*exec.Cmd, *lockedBuffer) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	var clean []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NSM_") && !strings.HasPrefix(kv, "SPIFFE_ENDPOINT_SOCKET=") {
-			clean = append(clean, kv)
-		}
-	}
-	cmd.Env = append(clean, append([]string{runMain + "=1"}, env...)...)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	return cmd, out
+func child(env ...string) (*exec.Cmd, *commandtest.Output) {
+	return commandtest.Child(runMain, env...)
 }
 
 func TestBadConfigurationExitsWithTwo(t *testing.T) {
