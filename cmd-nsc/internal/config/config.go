@@ -42,7 +42,7 @@ type env struct {
 
 	LivenessCheckEnabled  bool          `default:"true" split_words:"true" desc:"ping each connection's endpoint over its interface; a dead data plane makes heal pick another path"`
 	LivenessCheckInterval time.Duration `default:"200ms" split_words:"true" desc:"time between two liveness checks of a connection"`
-	LivenessCheckTimeout  time.Duration `default:"1s" split_words:"true" desc:"time a liveness check waits for the replies"`
+	LivenessCheckTimeout  time.Duration `default:"500ms" split_words:"true" desc:"time a liveness check waits for the replies"`
 }
 
 // Config is the checked configuration.

@@ -57,7 +57,7 @@ func TestDefaults(t *testing.T) {
 
 		LivenessCheckEnabled:  true,
 		LivenessCheckInterval: 200 * time.Millisecond,
-		LivenessCheckTimeout:  time.Second,
+		LivenessCheckTimeout:  500 * time.Millisecond,
 		Identity:              spiffe.Insecure(),
 	}
 	if !reflect.DeepEqual(*c, want) {

@@ -148,7 +148,7 @@ func New(ctx context.Context, name string, gen token.Generator, opts ...Option) 
 			xconnect.NewClient(o.dataplane, logger),
 			xconnect.WhenLocal(o.local...),
 			xconnect.WhenRemote(o.remote...),
-			monitor.NewClient(ctx, monitor.WithLogger(logger)),
+			monitor.NewClient(ctx, monitor.WithLogger(logger), monitor.WithCloseOnEndpointLoss(0)),
 		),
 		client.WithAdditionalFunctionality(o.clientElems...),
 	}

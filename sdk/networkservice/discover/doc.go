@@ -12,6 +12,10 @@
 //     then the registry lost it (restarted empty) or cannot be asked, and the
 //     Request (or Close) goes to the URL it was reached at (Server metadata),
 //     so a registry restart never fails a refresh.
+//   - A Request that names no endpoint for a connection that reached one
+//     before (its client restarted with the same connection id and the hops
+//     before this one lost the path too) goes to that endpoint again, as if
+//     named, unless it is RESELECT_REQUESTED.
 //   - Otherwise the network service must exist (codes.NotFound "network
 //     service %q not found"); its unexpired endpoints are filtered with
 //     MatchEndpoints against the connection's labels; connection.payload is
@@ -24,9 +28,10 @@
 //     reach the caller before its own deadline.
 //   - Malformed selectors in the service's matches fail with
 //     codes.InvalidArgument.
-//   - Close looks the endpoint up by name to set its URL and always
-//     continues the chain, so downstream state is freed even when the
-//     endpoint is gone.
+//   - Close goes to the URL this connection reached its endpoint at (without
+//     asking the registry, which may be down); a connection this element
+//     never forwarded looks the endpoint up by name. Close always continues
+//     the chain, so downstream state is freed even when the endpoint is gone.
 //
 // Placement: in a forwarder or proxy server chain after the endpoint chain
 // elements and before roundrobin and connect.

@@ -53,6 +53,13 @@ func (s *server) Request(ctx context.Context, req *networkservice.NetworkService
 		return s.Next().Request(ctx, req)
 	}
 	conn := req.GetConnection()
+	if last, ok := reachedKey.Load(ctx, metadata.Server); ok && conn.GetNetworkServiceEndpointName() == "" &&
+		conn.GetState() != networkservice.State_RESELECT_REQUESTED {
+		// An established connection whose Request names no endpoint: its
+		// client restarted and no hop before this one knew the path (an
+		// nsmgr restarted too). It stays where it is.
+		conn.NetworkServiceEndpointName = last.name
+	}
 	if name := conn.GetNetworkServiceEndpointName(); name != "" {
 		u, err := s.endpointURL(ctx, name)
 		if err != nil {
@@ -118,14 +125,14 @@ func (s *server) endpointURL(ctx context.Context, name string) (*url.URL, error)
 
 func (s *server) Close(ctx context.Context, conn *networkservice.Connection) (*emptypb.Empty, error) {
 	if name := conn.GetNetworkServiceEndpointName(); name != "" && clienturlctx.ClientURL(ctx) == nil {
-		u, err := s.endpointURL(ctx, name)
-		if last, ok := reachedKey.Load(ctx, metadata.Server); err != nil && ok && last.name == name {
-			u, err = last.u, nil
-		}
-		if err == nil {
+		// Where this connection reached the endpoint is where its state
+		// is; asking the registry would only add a call that hangs while
+		// the registry is down.
+		if last, ok := reachedKey.Load(ctx, metadata.Server); ok && last.name == name {
+			ctx = clienturlctx.WithClientURL(ctx, last.u)
+		} else if u, err := s.endpointURL(ctx, name); err == nil {
 			ctx = clienturlctx.WithClientURL(ctx, u)
-		}
-		if err != nil {
+		} else {
 			log.FromContext(ctx, s.o.logger).WithField("element", "discover").
 				Warnf("closing %s without the endpoint's URL: %v", conn.GetId(), err)
 		}

@@ -396,3 +396,51 @@ func (p *pick) Request(ctx context.Context, req *networkservice.NetworkServiceRe
 func (p *pick) Close(ctx context.Context, conn *networkservice.Connection) (*emptypb.Empty, error) {
 	return p.Next().Close(ctx, conn)
 }
+
+// A client restarted with the same connection id, behind hops that lost the
+// path too, sends a Request that names no endpoint: the connection stays at
+// the endpoint it reached, unless the Request asks for a reselect.
+func TestDiscoverKeepsEndpointOfKnownConnection(t *testing.T) {
+	reg := fakes.NewRegistry()
+	reg.AddNS(&registry.NetworkService{Name: "svc"})
+	reg.AddNSE(nse("a", nil))
+	reg.AddNSE(nse("b", nil))
+	d, err := discover.NewServer(reg.NS(), reg.NSE())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &capture{}
+	srv := chain.NewServer(begin.NewServer(), d, &pick{}, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fresh := func() *networkservice.NetworkServiceRequest {
+		return &networkservice.NetworkServiceRequest{Connection: &networkservice.Connection{Id: "c1", NetworkService: "svc"}}
+	}
+	first, err := srv.Request(ctx, fresh())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := first.GetNetworkServiceEndpointName()
+	// An endpoint that a new choice would take.
+	reg.AddNSE(nse("0", nil))
+
+	again, err := srv.Request(ctx, fresh())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.GetNetworkServiceEndpointName() != reached || c.candidates != nil || c.url != "unix:///run/"+reached+".sock" {
+		t.Fatalf("the known connection went to %s (%s, candidates %v), want %s", again.GetNetworkServiceEndpointName(), c.url, c.candidates, reached)
+	}
+
+	reselect := fresh()
+	reselect.Connection.State = networkservice.State_RESELECT_REQUESTED
+	if _, err := srv.Request(ctx, reselect); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.candidates) != 3 {
+		t.Fatalf("a reselect was offered %v, want every endpoint", c.candidates)
+	}
+	if _, err := srv.Close(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,14 +5,17 @@ package monitor
 
 import (
 	"context"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
+	"github.com/nsmesh/nsmesh/sdk/core/begin"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
 	"github.com/nsmesh/nsmesh/sdk/core/metadata"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/dial"
@@ -38,6 +41,8 @@ type client struct {
 // watch is the relay stream of one connection.
 type watch struct {
 	nextID string
+	// toEndpoint: the next hop is the connection's endpoint.
+	toEndpoint bool
 	cc     grpc.ClientConnInterface
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -78,7 +83,7 @@ func (c *client) Request(ctx context.Context, req *networkservice.NetworkService
 	}
 	sel := &networkservice.MonitorScopeSelector{PathSegments: []*networkservice.PathSegment{{Id: next.GetId(), Name: next.GetName()}}}
 	wctx, cancel := context.WithCancel(c.ctx)
-	w := &watch{nextID: next.GetId(), cc: cc, cancel: cancel, done: make(chan struct{})}
+	w := &watch{nextID: next.GetId(), toEndpoint: nextIsEndpoint(conn), cc: cc, cancel: cancel, done: make(chan struct{})}
 	if !watchKey.Store(ctx, metadata.Client, w) {
 		cancel()
 		return conn, nil
@@ -110,6 +115,11 @@ func (c *client) run(ctx context.Context, w *watch, cc grpc.ClientConnInterface,
 		}
 		logger.Warnf("lost the monitor stream of %s to the next hop: %v", r.id, err)
 		r.s.down(r.id)
+		if c.o.endpointProbe > 0 && w.toEndpoint && r.events != nil {
+			// Not in this goroutine: the Close stops this watch and waits
+			// for it.
+			go c.closeIfEndpointGone(cc, r, logger)
+		}
 	}
 	stream, err := networkservice.NewMonitorConnectionClient(cc).MonitorConnections(ctx, sel, opts...)
 	if err != nil {
@@ -129,6 +139,54 @@ func (c *client) run(ctx context.Context, w *watch, cc grpc.ClientConnInterface,
 			if networkservice.MatchesMonitorScopeSelector(in, sel) {
 				r.s.relayed(r.id, ev.GetType(), in)
 			}
+		}
+	}
+}
+
+// nextIsEndpoint reports whether conn's next path segment is its endpoint's
+// (the last one, named as the endpoint).
+func nextIsEndpoint(conn *networkservice.Connection) bool {
+	segs := conn.GetPath().GetPathSegments()
+	i := int(conn.GetPath().GetIndex()) + 1
+	return i == len(segs)-1 && segs[i].GetName() == conn.GetNetworkServiceEndpointName()
+}
+
+// closeIfEndpointGone closes the connection at this hop unless the endpoint
+// accepts a connection again within the probe time. A dead endpoint's
+// network namespace can outlive it (this hop holds its descriptor), so its
+// interfaces would still answer pings: closing removes them, and the
+// originating client's liveness check sees a dead data plane and reselects.
+func (c *client) closeIfEndpointGone(cc grpc.ClientConnInterface, r *relay, logger logrus.FieldLogger) {
+	if c.ctx.Err() != nil || reachable(c.ctx, cc, c.o.endpointProbe) {
+		return
+	}
+	logger.Warnf("the endpoint of %s is gone (no connection within %s): closing the connection here", r.id, c.o.endpointProbe)
+	if err := <-r.events.Close(begin.CancelContext(c.ctx)); err != nil && c.ctx.Err() == nil {
+		logger.Debugf("closing %s after its endpoint's loss: %v", r.id, err)
+	}
+}
+
+// reachable reports whether cc gets READY within d; a connection that
+// cannot tell (not a *grpc.ClientConn) counts as reachable.
+func reachable(ctx context.Context, cc grpc.ClientConnInterface, d time.Duration) bool {
+	conn, ok := cc.(*grpc.ClientConn)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	conn.ResetConnectBackoff()
+	conn.Connect()
+	for {
+		s := conn.GetState()
+		switch s {
+		case connectivity.Ready:
+			return true
+		case connectivity.TransientFailure, connectivity.Shutdown:
+			return false
+		}
+		if !conn.WaitForStateChange(ctx, s) {
+			return false
 		}
 	}
 }

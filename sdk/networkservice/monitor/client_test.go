@@ -62,7 +62,7 @@ type hops struct {
 	mgrChain networkservice.NetworkServiceServer
 }
 
-func newHops(t *testing.T, ctx context.Context) *hops {
+func newHops(t *testing.T, ctx context.Context, opts ...monitor.Option) *hops {
 	t.Helper()
 	h := &hops{fwdMon: monitor.NewServer(ctx), mgrMon: monitor.NewServer(ctx)}
 	h.fwdChain = chain.NewServer(&fwdPath{}, begin.NewServer(), h.fwdMon)
@@ -82,7 +82,7 @@ func newHops(t *testing.T, ctx context.Context) *hops {
 		begin.NewClient(nil),
 		clienturl.NewClient(&url.URL{Scheme: "unix", Path: path}),
 		dial.NewClient(dial.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials())), dial.WithDialTimeout(5*time.Second)),
-		monitor.NewClient(ctx),
+		monitor.NewClient(ctx, opts...),
 		connect.NewClient(),
 	)
 	h.mgrChain = chain.NewServer(begin.NewServer(), h.mgrMon, connect.NewServer(client))
@@ -169,4 +169,53 @@ func TestRelayEndsWithChainContext(t *testing.T) {
 	}
 	cancel() // goleak in TestMain proves the relay goroutine ends
 	_, _ = h.mgrChain.Close(context.Background(), mgrConn())
+}
+
+// TestCloseOnEndpointLoss: with WithCloseOnEndpointLoss, a hop whose next
+// hop is the connection's endpoint closes the connection when that endpoint
+// dies (DOWN, then DELETE upstream); when the next hop is not the endpoint,
+// the connection stays, DOWN, for the client to heal.
+func TestCloseOnEndpointLoss(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		endpoint string // the connection's endpoint name
+		closed   bool
+	}{
+		{"next hop is the endpoint", "fwd", true},
+		{"next hop passes on", "nse-behind", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h := newHops(t, ctx, monitor.WithCloseOnEndpointLoss(100*time.Millisecond))
+			c := mgrConn()
+			c.NetworkServiceEndpointName = tc.endpoint
+			if _, err := h.mgrChain.Request(ctx, &networkservice.NetworkServiceRequest{Connection: c}); err != nil {
+				t.Fatal(err)
+			}
+			sub, _ := subscribe(t, h.mgrMon, &networkservice.MonitorScopeSelector{}, false)
+			sub.next(t)
+			h.fwdStop()
+			ev := sub.next(t)
+			if got := ev.GetConnections()["mgr-1"]; ev.GetType() != networkservice.ConnectionEventType_UPDATE || got.GetState() != networkservice.State_DOWN {
+				t.Fatalf("want UPDATE DOWN, got %s %v", ev.GetType(), ev.GetConnections())
+			}
+			if !tc.closed {
+				sub.quiet(t, 500*time.Millisecond)
+				if h.mgrMon.Len() != 1 {
+					t.Fatalf("the hop holds %d connections, want the DOWN one", h.mgrMon.Len())
+				}
+				c := mgrConn()
+				c.NetworkServiceEndpointName = tc.endpoint
+				_, _ = h.mgrChain.Close(ctx, c)
+				return
+			}
+			if ev := sub.next(t); ev.GetType() != networkservice.ConnectionEventType_DELETE {
+				t.Fatalf("want DELETE once the endpoint is found gone, got %s %v", ev.GetType(), ev.GetConnections())
+			}
+			if h.mgrMon.Len() != 0 {
+				t.Fatal("the hop still holds the connection of a dead endpoint")
+			}
+		})
+	}
 }

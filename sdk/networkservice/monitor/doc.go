@@ -34,6 +34,18 @@
 //     upstream as UPDATE with state DOWN, so the client can heal.
 //   - The stream stops on Close, before the Close goes downstream, and when
 //     the chain's context ends; no goroutine outlives either.
+//   - With WithCloseOnEndpointLoss (forwarders): when the broken stream was
+//     to the connection's endpoint (the next segment is the path's last and
+//     carries the endpoint's name) and the endpoint does not accept a
+//     connection again within the probe time (250 ms by default), the
+//     endpoint is gone, and the hop closes the connection through its
+//     server's begin: its data plane is removed and upstream sees it DOWN.
+//     A dead endpoint's network namespace can outlive the endpoint while a
+//     hop holds its descriptor, and its interfaces keep answering pings;
+//     closing them lets the client's liveness check see the dead data plane
+//     and reselect another endpoint. A passing stream loss (the endpoint
+//     answers again in time) leaves the connection DOWN for the client to
+//     re-request.
 //
 // Placement: the Server after begin (and authorize) in every hop's server
 // chain; the Client anywhere after begin in the client chain of connect.

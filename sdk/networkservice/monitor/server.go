@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
+	"github.com/nsmesh/nsmesh/sdk/core/begin"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
 )
 
@@ -49,7 +50,7 @@ func NewServer(ctx context.Context, opts ...Option) *Server {
 
 // Request stores the connection the rest of the chain returns.
 func (s *Server) Request(ctx context.Context, req *networkservice.NetworkServiceRequest) (*networkservice.Connection, error) {
-	conn, err := s.Next().Request(withRelay(ctx, &relay{s: s, id: req.GetConnection().GetId()}), req)
+	conn, err := s.Next().Request(withRelay(ctx, &relay{s: s, id: req.GetConnection().GetId(), events: begin.FromContext(ctx)}), req)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +237,9 @@ func (sub *subscriber) drain() []*networkservice.ConnectionEvent {
 type relay struct {
 	s  *Server
 	id string // the connection's id at this hop
+	// events are the server begin's, to close the connection at this hop
+	// (nil without begin in front).
+	events begin.EventFactory
 }
 
 type relayKey struct{}
