@@ -6,6 +6,7 @@ package begin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
@@ -275,6 +277,116 @@ func TestClientMergesRefreshIntoStoredConnection(t *testing.T) {
 	}
 }
 
+// meshProbe answers as the rest of a mesh would: the returned path goes on
+// past the caller's segment to a forwarder and an endpoint, which chose a
+// mechanism from the preferences and addresses.
+type meshProbe struct {
+	chain.ClientLink
+	requests []*networkservice.NetworkServiceRequest
+}
+
+func (p *meshProbe) Request(_ context.Context, r *networkservice.NetworkServiceRequest, _ ...grpc.CallOption) (*networkservice.Connection, error) {
+	p.requests = append(p.requests, r.Clone())
+	conn := r.GetConnection().Clone()
+	conn.Path.PathSegments = append(conn.Path.PathSegments[:conn.Path.Index+1],
+		&networkservice.PathSegment{Name: "fwd", Id: "fwd-id", Token: "fwd-token"},
+		&networkservice.PathSegment{Name: "nse", Id: "nse-id", Token: "nse-token"})
+	conn.NetworkServiceEndpointName = "nse"
+	conn.Context = &networkservice.ConnectionContext{IpContext: &networkservice.IPContext{SrcIpAddrs: []string{"10.0.0.1/32"}}}
+	if conn.Mechanism == nil && len(r.GetMechanismPreferences()) > 0 {
+		conn.Mechanism = r.GetMechanismPreferences()[0].Clone()
+	}
+	return conn, nil
+}
+
+func (p *meshProbe) Close(context.Context, *networkservice.Connection, ...grpc.CallOption) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+// A passthrough's client (index 1) whose caller restarted gets the path only
+// up to its own segment, with fresh tokens: the request that goes on is the
+// stored connection with the caller's part of the path in front.
+func TestClientMergesCallerPathWithStoredRest(t *testing.T) {
+	kernel := func(netns string) *networkservice.Mechanism {
+		return &networkservice.Mechanism{Cls: "LOCAL", Type: "KERNEL", Parameters: map[string]string{"inodeURL": netns}}
+	}
+	fresh := func(token string) *networkservice.NetworkServiceRequest {
+		return &networkservice.NetworkServiceRequest{
+			Connection: &networkservice.Connection{Id: "mgr-id", NetworkService: "red", Path: &networkservice.Path{Index: 1, PathSegments: []*networkservice.PathSegment{
+				{Name: "nsc", Id: "nsc-0", Token: "nsc-" + token}, {Name: "nsmgr", Id: "mgr-id", Token: "mgr-" + token},
+			}}},
+			MechanismPreferences: []*networkservice.Mechanism{kernel("ns-a")},
+		}
+	}
+	for _, tt := range []struct {
+		name          string
+		again         func() *networkservice.NetworkServiceRequest
+		wantPath      []string // name/token of the segments the next element sees
+		wantMechanism *networkservice.Mechanism
+	}{
+		{
+			name:          "fresh path and preferences: the rest of the path stays, the mechanism is chosen anew",
+			again:         func() *networkservice.NetworkServiceRequest { return fresh("2") },
+			wantPath:      []string{"nsc/nsc-2", "nsmgr/mgr-2", "fwd/fwd-token", "nse/nse-token"},
+			wantMechanism: nil,
+		},
+		{
+			name: "fresh path with a mechanism: the caller's mechanism",
+			again: func() *networkservice.NetworkServiceRequest {
+				r := fresh("2")
+				r.Connection.Mechanism = kernel("ns-b")
+				return r
+			},
+			wantPath:      []string{"nsc/nsc-2", "nsmgr/mgr-2", "fwd/fwd-token", "nse/nse-token"},
+			wantMechanism: kernel("ns-b"),
+		},
+		{
+			name: "the whole path: taken as it is",
+			again: func() *networkservice.NetworkServiceRequest {
+				r := fresh("2")
+				r.Connection.Path.PathSegments = append(r.Connection.Path.PathSegments, &networkservice.PathSegment{Name: "fwd", Id: "fwd-id", Token: "sent"})
+				return r
+			},
+			wantPath: []string{"nsc/nsc-2", "nsmgr/mgr-2", "fwd/sent"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &meshProbe{}
+			b := begin.NewClient(nil)
+			c := chain.NewClient(b, p)
+			first, err := c.Request(context.Background(), fresh("1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Request(context.Background(), tt.again()); err != nil {
+				t.Fatal(err)
+			}
+			got := p.requests[1].GetConnection()
+			var path []string
+			for _, s := range got.GetPath().GetPathSegments() {
+				path = append(path, s.GetName()+"/"+s.GetToken())
+			}
+			if fmt.Sprint(path) != fmt.Sprint(tt.wantPath) || got.GetPath().GetIndex() != 1 {
+				t.Errorf("next saw path %v index %d, want %v index 1", path, got.GetPath().GetIndex(), tt.wantPath)
+			}
+			if len(tt.wantPath) == 4 {
+				if got.GetNetworkServiceEndpointName() != "nse" || !proto.Equal(got.GetContext(), first.GetContext()) {
+					t.Errorf("the stored endpoint and context are lost: %v", got)
+				}
+				if !proto.Equal(got.GetMechanism(), tt.wantMechanism) {
+					t.Errorf("mechanism %v, want %v", got.GetMechanism(), tt.wantMechanism)
+				}
+			}
+			if !proto.Equal(p.requests[1].GetMechanismPreferences()[0], kernel("ns-a")) {
+				t.Errorf("preferences %v", p.requests[1].GetMechanismPreferences())
+			}
+			if _, err := c.Close(context.Background(), first); err != nil || b.Len() != 0 {
+				t.Fatalf("close: %v, %d connections left", err, b.Len())
+			}
+		})
+	}
+}
+
 func TestClientReselectEvent(t *testing.T) {
 	p := &clientProbe{}
 	c := chain.NewClient(begin.NewClient(nil), p)
@@ -308,9 +420,22 @@ func TestStoredStateIsUpAfterReselect(t *testing.T) {
 
 // refusing denies every Close, as authorize does for a caller that does not
 // own the connection.
-type refusing struct{ probe }
+// refusing refuses every Close after writing into the connection it got, as
+// updatetoken writes the caller's token before authorize refuses it.
+type refusing struct {
+	probe
+	labels []map[string]string // of the Requests that reached it
+}
 
-func (r *refusing) Close(context.Context, *networkservice.Connection) (*emptypb.Empty, error) {
+func (r *refusing) Request(ctx context.Context, req *networkservice.NetworkServiceRequest) (*networkservice.Connection, error) {
+	r.mu.Lock()
+	r.labels = append(r.labels, req.GetConnection().Clone().GetLabels())
+	r.mu.Unlock()
+	return r.probe.Request(ctx, req)
+}
+
+func (r *refusing) Close(_ context.Context, conn *networkservice.Connection) (*emptypb.Empty, error) {
+	conn.Labels = map[string]string{"written-by": "refused close"}
 	return nil, status.Error(codes.PermissionDenied, "not yours")
 }
 
@@ -326,5 +451,12 @@ func TestRefusedCloseKeepsTheConnection(t *testing.T) {
 	}
 	if b.Len() != 1 {
 		t.Fatal("a refused Close dropped the connection")
+	}
+	// The stored connection is as the last Request left it.
+	if err := <-r.factory.Request(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.labels[len(r.labels)-1]; got != nil {
+		t.Fatalf("the refused Close changed the stored connection: labels %v", got)
 	}
 }

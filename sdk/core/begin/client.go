@@ -56,11 +56,15 @@ func NewClient(reselect ReselectFunc) *Client {
 func (c *Client) Len() int { return c.t.len() }
 
 // Request serialises the Request with the other calls of its connection. For an
-// established connection whose caller knows only its own segment (it resent
-// its original request with the same id), the stored connection is the base,
-// so the same path is refreshed; only changes the caller made on purpose
-// (endpoint, context, labels) are applied. A caller that sends a longer path
-// (a passthrough, or a client resending what it got back) is taken as is.
+// established connection whose caller knows the path only up to its own
+// segment (a client resending its original request with the same id, or a
+// passthrough whose client restarted and sent it so), the stored connection
+// is the base, so the same path is refreshed: the caller's part of the path
+// (with its fresh tokens) replaces the stored one, the stored rest of the
+// path stays, and only changes the caller made on purpose (endpoint,
+// context, labels, mechanism preferences) are applied. A caller that sends a
+// longer path (a refresh through a passthrough, or a client resending what
+// it got back) is taken as is.
 func (c *Client) Request(ctx context.Context, req *networkservice.NetworkServiceRequest, opts ...grpc.CallOption) (*networkservice.Connection, error) {
 	id := req.GetConnection().GetId()
 	if id == "" {
@@ -92,8 +96,8 @@ func (c *Client) Request(ctx context.Context, req *networkservice.NetworkService
 // knowsPath reports whether the caller sent the path beyond this hop: a
 // passthrough forwards the fresh path (new tokens, new fd URLs) of its
 // server half, and a client may resend the connection it got back. Only a
-// caller that knows no more than this hop's own segment is merged into the
-// stored connection.
+// caller that knows no more than the path up to this hop's own segment is
+// merged into the stored connection.
 func knowsPath(req *networkservice.NetworkServiceRequest) bool {
 	c := req.GetConnection()
 	return len(c.GetPath().GetPathSegments()) > int(c.GetPath().GetIndex())+1
@@ -104,6 +108,7 @@ func merge(stored, req *networkservice.NetworkServiceRequest) *networkservice.Ne
 	out := stored.Clone()
 	in := req.GetConnection()
 	base := out.GetConnection()
+	base.Path = joinPath(in.GetPath(), base.GetPath())
 	if n := in.GetNetworkServiceEndpointName(); n != "" {
 		base.NetworkServiceEndpointName = n
 	}
@@ -113,13 +118,52 @@ func merge(stored, req *networkservice.NetworkServiceRequest) *networkservice.Ne
 	if in.GetLabels() != nil {
 		base.Labels = in.Clone().GetLabels()
 	}
+	switch {
+	case in.GetMechanism() != nil:
+		base.Mechanism = in.Clone().GetMechanism()
+	case len(req.GetMechanismPreferences()) > 0:
+		// The caller chooses its mechanism anew (a restarted client, maybe
+		// in another namespace): the next hop picks from the preferences,
+		// and keeps the interface when they name the same one.
+		base.Mechanism = nil
+	}
+	if len(req.GetMechanismPreferences()) > 0 {
+		out.MechanismPreferences = req.Clone().GetMechanismPreferences()
+	}
 	if in.GetState() == networkservice.State_RESELECT_REQUESTED {
 		base.State = in.GetState()
 		base.Mechanism = in.Clone().GetMechanism()
 		base.NetworkServiceEndpointName = in.GetNetworkServiceEndpointName()
 	}
-	if len(req.GetMechanismPreferences()) > 0 {
-		out.MechanismPreferences = req.Clone().GetMechanismPreferences()
+	return out
+}
+
+// joinPath is the caller's part of the path, up to and including its index
+// (this hop's segment, with the tokens the caller just made), followed by
+// the stored segments after the stored index (the hops the connection went
+// through, which recognise their segments). A caller without a path (begin
+// used without updatepath) keeps the stored one.
+func joinPath(caller, stored *networkservice.Path) *networkservice.Path {
+	mine := caller.GetPathSegments()
+	if len(mine) == 0 {
+		if stored == nil {
+			return nil
+		}
+		return proto.Clone(stored).(*networkservice.Path)
+	}
+	mine = mine[:min(int(caller.GetIndex())+1, len(mine))]
+	rest := stored.GetPathSegments()
+	if i := int(stored.GetIndex()) + 1; i < len(rest) {
+		rest = rest[i:]
+	} else {
+		rest = nil
+	}
+	out := &networkservice.Path{Index: uint32(len(mine) - 1), PathSegments: make([]*networkservice.PathSegment, 0, len(mine)+len(rest))}
+	for _, s := range mine {
+		out.PathSegments = append(out.PathSegments, proto.Clone(s).(*networkservice.PathSegment))
+	}
+	for _, s := range rest {
+		out.PathSegments = append(out.PathSegments, proto.Clone(s).(*networkservice.PathSegment))
 	}
 	return out
 }

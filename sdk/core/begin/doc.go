@@ -21,6 +21,14 @@
 //     timeout that Request had.
 //   - Reselect: a server receiving a Request in state RESELECT_REQUESTED for
 //     an established connection first closes the old downstream path.
+//   - Same connection, forgotten path (client side): a Request for an
+//     established connection that carries the path only up to this hop's
+//     segment (a client resending its first request, or a passthrough whose
+//     client restarted with the same connection id) refreshes the stored
+//     connection: the caller's segments and tokens, then the stored rest of
+//     the path, endpoint and context; labels, context, endpoint and
+//     mechanism preferences the caller sent apply, and preferences without a
+//     mechanism let the next hop choose the mechanism again.
 //
 // Placement: right after updatepath (the id must already be this hop's
 // segment id) and before every element that keeps per-connection state. The

@@ -75,7 +75,10 @@ func (s *Server) Close(ctx context.Context, conn *networkservice.Connection) (*e
 		s.t.drop(e)
 		return &emptypb.Empty{}, nil
 	}
-	_, err = s.Next().Close(s.t.withEntry(ctx, e, &serverEvents{s: s, e: e}), e.req.GetConnection())
+	// A copy: the chain writes into it (the caller's token) before it may
+	// refuse the caller, and a refused Close must leave the stored
+	// connection as it was.
+	_, err = s.Next().Close(s.t.withEntry(ctx, e, &serverEvents{s: s, e: e}), e.req.GetConnection().Clone())
 	if c := status.Code(err); c == codes.PermissionDenied || c == codes.Unauthenticated {
 		// The chain refused this caller: the connection is not closed and
 		// stays with its owner.

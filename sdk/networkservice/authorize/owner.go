@@ -21,7 +21,9 @@ var ownerKey = metadata.NewKey[string]("authorize.owner")
 // connection on this hop records it in the connection's server metadata; a
 // later Request (refresh, heal) or Close whose segment 0 names another
 // identity is denied, naming both. Knowing a connection's path is then not
-// enough to close or re-request it.
+// enough to close or re-request it; nor is knowing the client's name and
+// connection id, with which a restarted client reaches its connection
+// (updatepath derives the segment ids after it).
 //
 // Where the owner comes from: at the first hop (index 1) segment 0 holds the
 // caller's own token, which PrevTokenSigned has verified against the

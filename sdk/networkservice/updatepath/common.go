@@ -4,6 +4,8 @@
 package updatepath
 
 import (
+	"strconv"
+
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -52,18 +54,37 @@ func updatePath(conn *networkservice.Connection, name string) (prev uint32, err 
 	next := idx + 1
 	switch {
 	case next == uint64(len(segs)):
-		conn.Id = uuid.NewString()
+		conn.Id = segmentID(cur, name)
 		path.PathSegments = append(segs, &networkservice.PathSegment{Name: name, Id: conn.Id})
 	case segs[next].GetName() != name:
 		// A different hop held this place on an earlier path (reselect): its
 		// segment, token and metrics mean nothing here.
-		conn.Id = uuid.NewString()
+		conn.Id = segmentID(cur, name)
 		segs[next] = &networkservice.PathSegment{Name: name, Id: conn.Id}
 	default:
 		conn.Id = segs[next].GetId()
 	}
 	path.Index = uint32(next)
 	return prev, nil
+}
+
+// segmentNamespace scopes the ids segmentID derives (UUID version 5).
+var segmentNamespace = uuid.MustParse("8a0c3b8e-5f0e-4c47-9d55-2f1f4b6b2e71")
+
+// segmentID is the id of the segment hop name adds after prev: a name-based
+// UUID of prev's name and id and name, so that a caller sending the same
+// segment again without the rest of the path (a client restarted with a
+// fixed connection id, a hop that lost its state) reaches the same segment,
+// and so the same connection, here and at every hop after this one. Each
+// string is length-prefixed: no two inputs share an encoding.
+func segmentID(prev *networkservice.PathSegment, name string) string {
+	b := make([]byte, 0, 96)
+	for _, s := range [...]string{prev.GetName(), prev.GetId(), name} {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	return uuid.NewSHA1(segmentNamespace, b).String()
 }
 
 // restore sets the returned connection back to the caller's segment.

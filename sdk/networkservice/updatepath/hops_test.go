@@ -163,3 +163,31 @@ func TestHopsReplaceForeignSegment(t *testing.T) {
 		t.Error("the NSE segment keeps its name and so its id")
 	}
 }
+
+// A client that lost its state (a restarted process) and requests its fixed
+// connection id again reaches the segments of its first Request at every
+// hop, so each hop sees the connection it already holds.
+func TestFreshPathReachesSameSegments(t *testing.T) {
+	nsc, _, rec := mesh("nsmgr-1", "fwd-1", "nsmgr-2", "fwd-2")
+	ctx := context.Background()
+	first, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: &networkservice.Connection{Id: "nsc-0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := nsc.Request(ctx, &networkservice.NetworkServiceRequest{Connection: &networkservice.Connection{Id: "nsc-0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := first.GetPath().GetPathSegments(), again.GetPath().GetPathSegments()
+	if len(a) != 6 || len(b) != 6 {
+		t.Fatalf("paths of %d and %d segments, want 6", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].GetId() != b[i].GetId() {
+			t.Errorf("segment %d (%s): %q, then %q", i, a[i].GetName(), a[i].GetId(), b[i].GetId())
+		}
+	}
+	if rec.requests[0].GetId() != rec.requests[1].GetId() {
+		t.Errorf("the NSE saw %q, then %q", rec.requests[0].GetId(), rec.requests[1].GetId())
+	}
+}

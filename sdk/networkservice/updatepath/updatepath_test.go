@@ -64,8 +64,10 @@ func conn(id string, index uint32, segs ...*networkservice.PathSegment) *network
 const newID = "<new uuid>"
 
 // The table of upstream's updatePath (nsm-reference §2.1), for an element
-// named "me". want is what the next element sees; newID stands for a fresh
-// uuid, which must then also be conn.id.
+// named "me". want is what the next element sees; newID stands for a new
+// uuid (random for a first segment without an id, derived from the previous
+// segment otherwise: TestDerivedSegmentIDs), which must then also be
+// conn.id.
 var pathTable = []struct {
 	name     string
 	in       *networkservice.Connection
@@ -280,4 +282,51 @@ func TestShortReturnedPath(t *testing.T) {
 	_, err := chain.NewServer(updatepath.NewServer("me"), truncating{}).Request(context.Background(),
 		&networkservice.NetworkServiceRequest{Connection: in})
 	checkStatus(t, err, codes.Internal, "shorter than the caller's index 1")
+}
+
+// A segment a hop adds is a function of the segment before it and the hop's
+// name: a caller that sends its segment again without the rest of the path
+// (a restarted client with a fixed connection id) reaches the same segment;
+// any other caller, name or hop gets another one.
+func TestDerivedSegmentIDs(t *testing.T) {
+	next := func(prevName, prevID, me string) string {
+		t.Helper()
+		rec := &recorder{}
+		_, err := chain.NewServer(updatepath.NewServer(me), rec).Request(context.Background(),
+			&networkservice.NetworkServiceRequest{Connection: conn(prevID, 0, seg(prevName, prevID))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := rec.requests[0].GetId()
+		if _, err := uuid.Parse(id); err != nil {
+			t.Fatalf("segment id %q is not a uuid", id)
+		}
+		return id
+	}
+	base := next("nsc", "nsc-0", "nsmgr")
+	if again := next("nsc", "nsc-0", "nsmgr"); again != base {
+		t.Fatalf("the same previous segment gave ids %q and %q", base, again)
+	}
+	// Overwriting another hop's segment (reselect) derives the same way.
+	rec := &recorder{}
+	_, err := chain.NewServer(updatepath.NewServer("nsmgr"), rec).Request(context.Background(),
+		&networkservice.NetworkServiceRequest{Connection: conn("nsc-0", 0, seg("nsc", "nsc-0"), seg("old", "x"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.requests[0].GetId(); got != base {
+		t.Errorf("overwritten segment got %q, appended one %q", got, base)
+	}
+	for _, other := range []struct{ prevName, prevID, me string }{
+		{"nsc", "nsc-1", "nsmgr"},
+		{"nsc-b", "nsc-0", "nsmgr"},
+		{"nsc", "nsc-0", "nsmgr-2"},
+		// The same bytes, split differently.
+		{"ns", "cnsc-0", "nsmgr"},
+		{"nsc", "nsc-0n", "smgr"},
+	} {
+		if id := next(other.prevName, other.prevID, other.me); id == base {
+			t.Errorf("%v gave the id of {nsc nsc-0 nsmgr}", other)
+		}
+	}
 }

@@ -108,11 +108,12 @@ func TestClient(t *testing.T) {
 				Connection:           &networkservice.Connection{Id: "c1", NetworkService: "icmp-responder"},
 				MechanismPreferences: tt.prefs,
 			}
-			if _, err := cli.Request(context.Background(), req.Clone()); err != nil {
+			conn, err := cli.Request(context.Background(), req.Clone())
+			if err != nil {
 				t.Fatal(err)
 			}
-			// A refresh: begin resends the stored request with the selected mechanism.
-			if _, err := cli.Request(context.Background(), req.Clone()); err != nil {
+			// A refresh: the connection as it came back, with the selected mechanism.
+			if _, err := cli.Request(context.Background(), &networkservice.NetworkServiceRequest{Connection: conn}); err != nil {
 				t.Fatal(err)
 			}
 			first, second := s.reqs[0], s.reqs[1]
