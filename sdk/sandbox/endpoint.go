@@ -5,6 +5,7 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/networkservice/ipam/point2point"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
+	regclient "github.com/nsmesh/nsmesh/sdk/registry/chains/client"
 )
 
 // Endpoint is a network service endpoint of a node.
@@ -32,6 +34,35 @@ type Endpoint struct {
 	// Counter counts the Requests and Closes that reached the endpoint's own
 	// elements (after path, token and authorize checks).
 	Counter *Counter
+
+	// registerNS registers a network service with the endpoint's identity.
+	registerNS func(ctx context.Context, ns *registry.NetworkService) error
+	// running is the context of the current start and services what
+	// RegisterService registered; both guarded by process.mu, which start
+	// holds while it calls build.
+	running  context.Context
+	services []*registry.NetworkService
+}
+
+// RegisterService registers ns through the node's nsmgr with the endpoint's
+// identity, the way an endpoint binary registers the services it serves:
+// its registry client heals the registration while the endpoint runs, each
+// Restart registers it again, and Stop abandons it (nothing unregisters
+// it). It returns the error of the first registration.
+func (e *Endpoint) RegisterService(ns *registry.NetworkService) error {
+	e.mu.Lock()
+	ctx := e.running
+	e.mu.Unlock()
+	if ctx == nil || ctx.Err() != nil {
+		return fmt.Errorf("sandbox: endpoint %s is not running", e.name)
+	}
+	if err := e.registerNS(ctx, ns); err != nil {
+		return fmt.Errorf("sandbox: endpoint %s: register network service %q: %w", e.name, ns.GetName(), err)
+	}
+	e.mu.Lock()
+	e.services = append(e.services, proto.Clone(ns).(*registry.NetworkService))
+	e.mu.Unlock()
+	return nil
 }
 
 // Name returns the endpoint's name.
@@ -60,7 +91,26 @@ func (n *Node) NewEndpoint(ctx context.Context, nse *registry.NetworkServiceEndp
 	e.Prefix = prefix
 	e.urls = []*url.URL{d.unixURL(nse.GetName())}
 	logger := d.o.logger.WithField("component", e.name)
+	e.registerNS = func(ctx context.Context, ns *registry.NetworkService) error {
+		c, err := regclient.NewNSClient(ctx,
+			regclient.WithURL(n.NSMgr.UnixURL()),
+			regclient.WithDialOptions(id.dialOptions()...),
+			regclient.WithLogger(logger))
+		if err != nil {
+			return err
+		}
+		_, err = c.Register(ctx, proto.Clone(ns).(*registry.NetworkService))
+		return err
+	}
 	e.build = func(ctx context.Context, s *grpc.Server) error {
+		e.running = ctx
+		for _, ns := range e.services {
+			go func() {
+				if err := e.registerNS(ctx, ns); err != nil && ctx.Err() == nil {
+					logger.WithError(err).Errorf("sandbox: registering network service %q again failed", ns.GetName())
+				}
+			}()
+		}
 		kernelServer, err := kernel.NewServer()
 		if err != nil {
 			return err

@@ -191,9 +191,11 @@ func register(ctx context.Context, cfg *config.Config, listenOn *url.URL, dialOp
 		for _, name := range cfg.ServiceNames {
 			_, err := nsClient.Register(ctx, &registry.NetworkService{Name: name, Payload: cfg.Payload})
 			if status.Code(err) == codes.PermissionDenied && strings.Contains(err.Error(), "first_registrant") {
-				// Another identity registered the service first and owns its
-				// definition; serving it does not need to change that.
-				log.WithError(err).Warnf("network service %q is registered by another identity; leaving it as it is", name)
+				// Another identity registered the service first, with another
+				// definition (the registry accepts the same one from every
+				// endpoint, so that each keeps it registered); serving it does
+				// not need to change that, but this endpoint cannot heal it.
+				log.WithError(err).Warnf("network service %q is registered by another identity with another definition; leaving it as it is", name)
 				continue
 			}
 			if err != nil {

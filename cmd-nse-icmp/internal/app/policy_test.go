@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
+	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/cmd-nse-icmp/internal/app"
 	"github.com/nsmesh/nsmesh/sdk/sandbox"
 	"github.com/nsmesh/nsmesh/sdk/tools/opa"
@@ -106,49 +108,102 @@ func TestAllowedClientsPolicy(t *testing.T) {
 }
 
 // A second endpoint (another identity) serving the same network services
-// does not own them: the registry refuses to let it change them, and it
-// serves them as the first endpoint registered them.
+// registers them too when it defines them the same way: then it keeps them
+// registered after the first endpoint is gone and the registry restarted
+// empty (issue 6). With another definition the registry refuses to let it
+// change them, and it serves them as the first endpoint registered them.
 func TestSharedServiceOwnedByAnotherEndpoint(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	d := sandbox.New(ctx, t)
-	node := d.Nodes[0]
-	runCtx, stop := context.WithCancel(ctx)
-	var logs []*syncBuffer
-	ran := make(chan error, 2)
-	for _, name := range []string{"icmp-a", "icmp-b"} {
-		cfg := testConfig(node, &url.URL{Scheme: "unix", Path: filepath.Join(socketDir(t), "nse.sock")})
-		cfg.Name = name
-		if name == "icmp-b" {
-			cfg.Payload = "IP" // would change the service if it were allowed to
-		}
-		l := &syncBuffer{}
-		logs = append(logs, l)
-		go func() { ran <- app.Run(runCtx, cfg, logger(l)) }()
-		// Register one after the other, so that icmp-a is the first.
-		cc := registryClient(t, d)
-		for deadline := time.Now().Add(15 * time.Second); len(findNSE(ctx, t, cc, name)) == 0; time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not register:\n%s", name, l)
+	tests := []struct {
+		name     string
+		payload  string // of the second endpoint
+		wantWarn bool
+	}{
+		{name: "same definition", payload: "ETHERNET"},
+		{name: "another definition", payload: "IP", wantWarn: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			d := sandbox.New(ctx, t)
+			node := d.Nodes[0]
+			var (
+				logs  []*syncBuffer
+				stops []context.CancelFunc
+				rans  []chan error
+			)
+			for _, name := range []string{"icmp-a", "icmp-b"} {
+				cfg := testConfig(node, &url.URL{Scheme: "unix", Path: filepath.Join(socketDir(t), "nse.sock")})
+				cfg.Name = name
+				if name == "icmp-b" {
+					cfg.Payload = tt.payload
+				}
+				l := &syncBuffer{}
+				logs = append(logs, l)
+				runCtx, stop := context.WithCancel(ctx)
+				ran := make(chan error, 1)
+				stops, rans = append(stops, stop), append(rans, ran)
+				go func() { ran <- app.Run(runCtx, cfg, logger(l)) }()
+				// Register one after the other, so that icmp-a is the first.
+				cc := registryClient(t, d)
+				for deadline := time.Now().Add(15 * time.Second); len(findNSE(ctx, t, cc, name)) == 0; time.Sleep(50 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%s did not register:\n%s", name, l)
+					}
+				}
 			}
-		}
-	}
-	defer func() {
-		stop()
-		for range 2 {
-			if err := <-ran; err != nil {
-				t.Error(err)
+			stopped := make([]bool, len(stops))
+			stopEndpoint := func(i int) {
+				stops[i]()
+				if err := <-rans[i]; err != nil {
+					t.Error(err)
+				}
+				stopped[i] = true
 			}
-		}
-	}()
-	cc := registryClient(t, d)
-	if got := findNS(ctx, t, cc, "icmp-responder"); got.GetPayload() != "ETHERNET" {
-		t.Fatalf("network service changed by the second endpoint: %v", got)
+			defer func() {
+				for i := range stops {
+					if !stopped[i] {
+						stopEndpoint(i)
+					}
+				}
+			}()
+			cc := registryClient(t, d)
+			if got := findNS(ctx, t, cc, "icmp-responder"); got.GetPayload() != "ETHERNET" {
+				t.Fatalf("network service changed by the second endpoint: %v", got)
+			}
+			const warning = `network service \"icmp-responder\" is registered by another identity`
+			if got := strings.Contains(logs[1].String(), warning); got != tt.wantWarn {
+				t.Errorf("the second endpoint warned: %v, want %v:\n%s", got, tt.wantWarn, logs[1])
+			}
+			if strings.Contains(logs[0].String(), "registered by another identity") {
+				t.Errorf("the first endpoint warned:\n%s", logs[0])
+			}
+			if tt.wantWarn {
+				return
+			}
+			// The first endpoint, the services' owner, is gone; the registry
+			// restarts empty. The second endpoint registers the services again.
+			stopEndpoint(0)
+			if err := d.Registry.Restart(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, ns := range []string{"icmp-responder", "icmp-blue"} {
+				for deadline := time.Now().Add(10 * time.Second); !nsRegistered(ctx, cc, ns); time.Sleep(50 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("network service %s not registered again after the registry restart:\n%s", ns, logs[1])
+					}
+				}
+			}
+		})
 	}
-	if !strings.Contains(logs[1].String(), `network service \"icmp-responder\" is registered by another identity`) {
-		t.Errorf("the second endpoint did not warn:\n%s", logs[1])
+}
+
+// nsRegistered reports whether the registry holds the network service name.
+func nsRegistered(ctx context.Context, cc *grpc.ClientConn, name string) bool {
+	s, err := registry.NewNetworkServiceRegistryClient(cc).Find(ctx, &registry.NetworkServiceQuery{NetworkService: &registry.NetworkService{Name: name}})
+	if err != nil {
+		return false
 	}
-	if strings.Contains(logs[0].String(), "registered by another identity") {
-		t.Errorf("the first endpoint warned:\n%s", logs[0])
-	}
+	r, err := s.Recv()
+	return err == nil && r.GetNetworkService().GetName() == name
 }

@@ -5,10 +5,12 @@ package authorize
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
@@ -67,4 +69,36 @@ func expiration(r any) time.Time {
 		return nse.GetExpirationTime().AsTime()
 	}
 	return time.Time{}
+}
+
+// nsForms returns the forms of a network service registration r that the
+// chain answered with resp, without path_ids (they only say who registered
+// it and through which hops); nil for endpoints.
+func nsForms(r, resp any) []*registry.NetworkService {
+	sent, ok := r.(*registry.NetworkService)
+	if !ok {
+		return nil
+	}
+	forms := []*registry.NetworkService{withoutPathIDs(sent)}
+	if answered, ok := resp.(*registry.NetworkService); ok && answered != nil {
+		forms = append(forms, withoutPathIDs(answered))
+	}
+	return forms
+}
+
+// unchanged reports whether r is a network service registration of one of
+// forms.
+func unchanged(r any, forms []*registry.NetworkService) bool {
+	ns, ok := r.(*registry.NetworkService)
+	if !ok {
+		return false
+	}
+	c := withoutPathIDs(ns)
+	return slices.ContainsFunc(forms, func(f *registry.NetworkService) bool { return proto.Equal(c, f) })
+}
+
+func withoutPathIDs(ns *registry.NetworkService) *registry.NetworkService {
+	c := proto.Clone(ns).(*registry.NetworkService)
+	c.PathIds = nil
+	return c
 }

@@ -29,10 +29,29 @@
 //     (refresh or change it) or unregister it; anyone else gets
 //     codes.PermissionDenied naming the name, the owner and the caller, and
 //     nothing further runs, so the registration stays as it was.
+//   - One exception, for network services only: another identity may
+//     register a network service again exactly as the owner last
+//     registered it: same name, payload and matches, either as the owner
+//     sent them or as the chain answered (a registry client's heal
+//     registers the answer, e.g. with the registry's default payload filled
+//     in); path_ids do not count. Every endpoint serving a service registers
+//     it, and this lets each keep it registered: each has a registration of
+//     its own, which its registry client heals when the registry loses it
+//     (a registry restart) even when the owner is gone. Such a call cannot
+//     redefine the service and does not change the owner: a different
+//     definition from another identity is denied as before, and so is its
+//     Unregister; once the owner changed the definition, the old one is
+//     denied too. Endpoints (an endpoint's name is its address) get no
+//     exception.
 //   - A name is free again after a successful Unregister and once the
 //     expiration_time of its last registration has passed (the expire
 //     element then removes it; a newer owner's registration replaces it
-//     first and expire's stale timer does nothing).
+//     first and expire's stale timer does nothing). Network services have
+//     no expiration_time: their owner is the owner until it unregisters them
+//     or the registry restarts. Then the next to register the service,
+//     typically another endpoint's registry heal re-registering it, is its
+//     owner: a service the registry lost comes back while any endpoint that
+//     registered it lives.
 //   - Calls for one name are checked and carried out one at a time, so two
 //     identities racing for a free name cannot both win.
 //   - Further policies (WithAdditionalPolicies, e.g. Rego through

@@ -21,6 +21,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
 	"github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	"github.com/nsmesh/nsmesh/sdk/registry/begin"
+	"github.com/nsmesh/nsmesh/sdk/registry/defaults"
 	"github.com/nsmesh/nsmesh/sdk/registry/expire"
 	"github.com/nsmesh/nsmesh/sdk/registry/grpcmetadata"
 	"github.com/nsmesh/nsmesh/sdk/registry/internal/regtest"
@@ -64,7 +65,7 @@ func newReg(t *testing.T, ctx context.Context, expiration time.Duration, ns regi
 	gen := generator(t, "registry")
 	u := regtest.SocketURL(t, "reg.sock")
 	regtest.Serve(t, u,
-		chain.NewNSServer(grpcmetadata.NewNSServer(), updatepath.NewNSServer(gen), ns, memory.NewNSServer(ctx)),
+		chain.NewNSServer(grpcmetadata.NewNSServer(), updatepath.NewNSServer(gen), ns, defaults.NewPayloadServer(""), memory.NewNSServer(ctx)),
 		chain.NewNSEServer(grpcmetadata.NewNSEServer(), updatepath.NewNSEServer(gen), nse, begin.NewNSEServer(), exp, memory.NewNSEServer(ctx)))
 	return &reg{t: t, ctx: ctx, url: u.String()}
 }

@@ -7,6 +7,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/nsmesh/nsmesh/apis/registry"
 )
 
 // sweepEvery is how often Register looks for expired owners to forget, so
@@ -15,8 +17,14 @@ const sweepEvery = time.Minute
 
 // owner is who registered a name first, while the name is held.
 type owner struct {
-	id      string
+	id string
+	// pathIDs are the path_ids of the owner's own last registration.
 	pathIDs []string
+	// forms are, for network services (nil for endpoints), the last
+	// registration as its registrant sent it and as the chain answered it,
+	// without path_ids: the two ways to register it again unchanged (a
+	// registry client's heal registers the answer).
+	forms []*registry.NetworkService
 	// expires is when the last registration ends; zero for never (network
 	// services do not expire).
 	expires time.Time

@@ -32,6 +32,12 @@ type Input struct {
 	Path *grpcmetadata.Path
 	// Unregister is set for Unregister calls.
 	Unregister bool
+	// Unchanged is set, on a server, for a Register of a network service
+	// (kind "ns") that has an owner and whose content (name, payload,
+	// matches; path_ids aside) is identical to its last registration, as
+	// sent or as answered: carrying it out changes nothing but the stored
+	// path_ids.
+	Unchanged bool
 	// PeerCert is the leaf certificate of the other side of the gRPC call
 	// (the caller on a server, the server on a client); nil without TLS.
 	PeerCert *x509.Certificate
@@ -68,19 +74,31 @@ func policyName(p Policy) string {
 	return fmt.Sprintf("%T", p)
 }
 
-// FirstRegistrant denies a call on a name owned by another identity.
+// FirstRegistrant denies a call on a name owned by another identity, except
+// the Register of a network service identical to the owner's last
+// registration (Input.Unchanged): it can neither redefine nor remove the
+// service, and it lets every endpoint serving the service keep it
+// registered (and heal it) as its own. Endpoints get no such exception: an
+// endpoint's name is its address.
 func FirstRegistrant() Policy {
 	return NewPolicy("first_registrant", func(_ context.Context, in *Input) error {
 		if !in.Owned || in.Owner == in.ResourceID {
+			return nil
+		}
+		if in.Kind == "ns" && in.Unchanged && !in.Unregister {
 			return nil
 		}
 		verb := "register"
 		if in.Unregister {
 			verb = "unregister"
 		}
+		only := "only the owner may refresh or unregister a name"
+		if in.Kind == "ns" {
+			only = "only the owner may change or unregister a network service; others may only register it again exactly as it is"
+		}
 		return fmt.Errorf("%s %q belongs to %s, its first registrant; %s may not %s it "+
-			"(only the owner may refresh or unregister a name: choose another name, or wait until the owner unregisters it or its registration expires)",
-			in.Noun, in.ResourceName, describeID(in.Owner), describeID(in.ResourceID), verb)
+			"(%s: choose another name, or wait until the owner unregisters it or its registration expires)",
+			in.Noun, in.ResourceName, describeID(in.Owner), describeID(in.ResourceID), verb, only)
 	})
 }
 

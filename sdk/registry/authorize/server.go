@@ -72,6 +72,7 @@ func (s *server[S, R, Q, P]) Register(ctx context.Context, r *R) (*R, error) {
 	}
 	defer unlock()
 	in, cur := s.input(ctx, r, false)
+	in.Unchanged = cur != nil && unchanged(r, cur.forms)
 	if err := s.o.check(ctx, in); err != nil {
 		return nil, err
 	}
@@ -79,13 +80,18 @@ func (s *server[S, R, Q, P]) Register(ctx context.Context, r *R) (*R, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The first registrant stays the owner even when a custom policy let
-	// another identity register the name again.
-	id := in.ResourceID
-	if cur != nil {
-		id = cur.id
+	o := &owner{id: in.ResourceID, pathIDs: slices.Clone(s.k.PathIDs(resp)), forms: nsForms(r, resp), expires: expiration(resp)}
+	if cur != nil && cur.id != in.ResourceID {
+		// Another identity registered the name again (the same network
+		// service, or a custom policy allowed it): the first registrant stays
+		// the owner, with the path of its own last registration. The
+		// registration lives on until the latest expiry.
+		o.id, o.pathIDs = cur.id, cur.pathIDs
+		if in.Unchanged {
+			o.forms = cur.forms
+		}
 	}
-	s.owners.set(name, &owner{id: id, pathIDs: slices.Clone(s.k.PathIDs(resp)), expires: expiration(resp)}, s.o.now())
+	s.owners.set(name, o, s.o.now())
 	return resp, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
@@ -57,6 +58,9 @@ func TestEndpointOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := bob.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://bob:1"})
+	wantDenied(t, err, `"nse-1"`, td+"alice", td+"bob", "may not register")
+	// An identical endpoint is no exception: the name is alice's address.
+	_, err = bob.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", Url: "tcp://alice:1"})
 	wantDenied(t, err, `"nse-1"`, td+"alice", td+"bob", "may not register")
 	_, err = bob.Unregister(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1"})
 	wantDenied(t, err, `"nse-1"`, td+"alice", td+"bob", "may not unregister")
@@ -129,6 +133,162 @@ func TestNetworkServiceOwnership(t *testing.T) {
 	}
 	if _, err := bob.Register(ctx, &registry.NetworkService{Name: "red", Payload: "IP"}); err != nil {
 		t.Fatalf("free name refused: %v", err)
+	}
+}
+
+// Endpoints serving one network service may each register it, as long as
+// they register it exactly as it is: the owner stays the owner, keeps the
+// sole right to change or unregister it, and hands it over only by
+// unregistering it.
+func TestSharedNetworkService(t *testing.T) {
+	red := &registry.NetworkService{Name: "red", Payload: "IP", Matches: []*registry.Match{{
+		SourceSelector: map[string]string{"app": "web"},
+		Routes:         []*registry.Destination{{DestinationSelector: map[string]string{"tier": "1"}}},
+	}}}
+	with := func(change func(*registry.NetworkService)) *registry.NetworkService {
+		ns := proto.Clone(red).(*registry.NetworkService)
+		change(ns)
+		return ns
+	}
+	ethernet := with(func(ns *registry.NetworkService) { ns.Payload = "ETHERNET" })
+	bare := with(func(ns *registry.NetworkService) { ns.Payload = "" }) // the registry answers with IP
+	type step struct {
+		who        string
+		unregister bool
+		ns         *registry.NetworkService
+		denied     []string // parts of the PermissionDenied message; nil allows
+	}
+	notAlice := []string{`network service "red" belongs to ` + td + "alice", "others may only register it again exactly as it is"}
+	tests := []struct {
+		name  string
+		steps []step
+		want  string // the payload registered in the end; "" for none
+	}{
+		{name: "identical by another identity", steps: []step{
+			{who: "alice", ns: red},
+			{who: "bob", ns: red},
+			{who: "bob", ns: red}, // and again: heal re-registers
+		}, want: "IP"},
+		{name: "path_ids do not count", steps: []step{
+			{who: "alice", ns: red},
+			{who: "bob", ns: with(func(ns *registry.NetworkService) { ns.PathIds = []string{td + "mallory", "", td + "elsewhere"} })},
+		}, want: "IP"},
+		{name: "as the owner sent it or as the registry answered", steps: []step{
+			{who: "alice", ns: bare},
+			{who: "bob", ns: red}, // what a heal registers again
+			{who: "carol", ns: bare},
+			{who: "bob", ns: ethernet, denied: notAlice},
+		}, want: "IP"},
+		{name: "anonymous and identical", steps: []step{
+			{who: "alice", ns: red},
+			{who: "", ns: red},
+		}, want: "IP"},
+		{name: "another payload", steps: []step{
+			{who: "alice", ns: red},
+			{who: "bob", ns: ethernet, denied: append(notAlice, td+"bob may not register")},
+		}, want: "IP"},
+		{name: "other matches", steps: []step{
+			{who: "alice", ns: red},
+			{who: "bob", ns: with(func(ns *registry.NetworkService) { ns.Matches[0].Routes[0].DestinationSelector["tier"] = "2" }), denied: notAlice},
+			{who: "bob", ns: with(func(ns *registry.NetworkService) { ns.Matches[0].Fallthrough = true }), denied: notAlice},
+			{who: "bob", ns: with(func(ns *registry.NetworkService) { ns.Matches = nil }), denied: notAlice},
+		}, want: "IP"},
+		{name: "a co-registrant does not own it", steps: []step{
+			{who: "alice", ns: red},
+			{who: "bob", ns: red},
+			{who: "bob", ns: ethernet, denied: notAlice},
+			{who: "bob", unregister: true, ns: red, denied: append(notAlice, td+"bob may not unregister")},
+			{who: "alice", ns: ethernet},
+		}, want: "ETHERNET"},
+		{name: "the owner's change cannot be undone by others", steps: []step{
+			{who: "alice", ns: red},
+			{who: "bob", ns: red},
+			{who: "alice", ns: ethernet},
+			{who: "bob", ns: red, denied: notAlice},
+			{who: "bob", ns: ethernet},
+		}, want: "ETHERNET"},
+		{name: "the owner unregisters: the next registrant owns it", steps: []step{
+			{who: "alice", ns: red},
+			{who: "bob", ns: red},
+			{who: "alice", unregister: true, ns: red},
+			{who: "bob", ns: red},
+			{who: "alice", ns: ethernet, denied: []string{"belongs to " + td + "bob", td + "alice may not register"}},
+			{who: "alice", ns: red},
+			{who: "alice", unregister: true, ns: red, denied: []string{"belongs to " + td + "bob", td + "alice may not unregister"}},
+			{who: "bob", unregister: true, ns: red},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := newReg(t, ctx, time.Hour, authorize.NewNSServer(quiet()...), authorize.NewNSEServer(quiet()...))
+			for i, s := range tt.steps {
+				c, _ := r.as(s.who)
+				var err error
+				if s.unregister {
+					_, err = c.Unregister(ctx, s.ns)
+				} else {
+					_, err = c.Register(ctx, s.ns)
+				}
+				switch {
+				case s.denied == nil && err != nil:
+					t.Fatalf("step %d (%s): %v", i, s.who, err)
+				case s.denied != nil:
+					wantDenied(t, err, s.denied...)
+				}
+			}
+			want := map[string]string{}
+			if tt.want != "" {
+				want["red"] = tt.want
+			}
+			if got := r.nss(); !maps.Equal(got, want) {
+				t.Fatalf("registry holds %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// After another identity registered the same network service, policies see
+// the owner and the path_ids of the owner's own last registration; the
+// registry holds the path of the latest.
+func TestSharedNetworkServiceInput(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen []string
+	record := authorize.NewPolicy("record", func(_ context.Context, in *authorize.Input) error {
+		seen = append(seen, fmt.Sprintf("%s owner=%s ids=%v unchanged=%v", in.ResourceID, in.Owner, in.OwnerPathIDs, in.Unchanged))
+		return nil
+	})
+	authz := authorize.NewNSServer(quiet(authorize.WithAdditionalPolicies(record))...)
+	c := adapters.NSServerToClient(chain.NewNSServer(authz, memory.NewNSServer(ctx)))
+	as := func(id string) context.Context { return grpcmetadata.WithPath(ctx, pathOf(t, id)) }
+	ns := func(ids ...string) *registry.NetworkService {
+		return &registry.NetworkService{Name: "red", Payload: "IP", PathIds: ids}
+	}
+	if _, err := c.Register(as("alice"), ns(td+"alice", td+"nsmgr")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Register(as("bob"), ns(td+"bob", td+"nsmgr")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Register(as("alice"), ns(td+"alice", td+"nsmgr-2")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		td + "alice owner= ids=[] unchanged=false",
+		td + "bob owner=" + td + "alice ids=[" + td + "alice " + td + "nsmgr] unchanged=true",
+		td + "alice owner=" + td + "alice ids=[" + td + "alice " + td + "nsmgr] unchanged=true",
+	}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("policies saw\n%q\nwant\n%q", seen, want)
+	}
+	s, err := c.Find(ctx, &registry.NetworkServiceQuery{NetworkService: &registry.NetworkService{Name: "red"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := regtest.All(t, s); len(got) != 1 || fmt.Sprint(got[0].GetNetworkService().GetPathIds()) != fmt.Sprint([]string{td + "alice", td + "nsmgr-2"}) {
+		t.Fatalf("registry holds %v", got)
 	}
 }
 

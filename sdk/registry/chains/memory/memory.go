@@ -8,10 +8,11 @@
 //	NSE: grpcmetadata → updatepath → authorize → begin → registration time → expire → memory
 //
 // authorize (sdk/registry/authorize) lets only the first registrant of a
-// name register it again or unregister it; WithNSAuthorize /
-// WithNSEAuthorize replace it (e.g. to add Rego policies). Network services do
-// not expire; endpoints expire after WithDefaultExpiration (1 minute) unless
-// refreshed, which frees their names.
+// name register it again or unregister it (others may register a network
+// service again unchanged); WithNSAuthorize / WithNSEAuthorize replace it
+// (e.g. to add Rego policies). Network services do not expire; endpoints
+// expire after WithDefaultExpiration (1 minute) unless refreshed, which
+// frees their names.
 package memory
 
 import (

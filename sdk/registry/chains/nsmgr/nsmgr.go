@@ -20,7 +20,8 @@
 // upstream and gives local callers the endpoints' real URLs; expire removes an
 // endpoint, upstream too, when it stops refreshing. authorize
 // (sdk/registry/authorize) lets only the first registrant of a name register
-// it again or unregister it; WithNSAuthorize / WithNSEAuthorize replace it.
+// it again or unregister it (others may register a network service again
+// unchanged); WithNSAuthorize / WithNSEAuthorize replace it.
 package nsmgr
 
 import (
