@@ -10,7 +10,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -166,27 +165,27 @@ func (c *client) closeIfEndpointGone(cc grpc.ClientConnInterface, r *relay, logg
 	}
 }
 
-// reachable reports whether cc gets READY within d; a connection that
-// cannot tell (not a *grpc.ClientConn) counts as reachable.
+// reachable reports whether the next hop behind cc accepts a new stream
+// within d. A stream, not the connection's state: right after a stream broke
+// the state can still say READY for the transport that is closing.
 func reachable(ctx context.Context, cc grpc.ClientConnInterface, d time.Duration) bool {
-	conn, ok := cc.(*grpc.ClientConn)
-	if !ok {
-		return true
-	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	conn.ResetConnectBackoff()
-	conn.Connect()
+	if conn, ok := cc.(*grpc.ClientConn); ok {
+		conn.ResetConnectBackoff()
+	}
 	for {
-		s := conn.GetState()
-		switch s {
-		case connectivity.Ready:
+		sctx, stop := context.WithCancel(ctx)
+		_, err := networkservice.NewMonitorConnectionClient(cc).MonitorConnections(sctx,
+			&networkservice.MonitorScopeSelector{}, grpc.WaitForReady(true))
+		stop()
+		if err == nil {
 			return true
-		case connectivity.TransientFailure, connectivity.Shutdown:
-			return false
 		}
-		if !conn.WaitForStateChange(ctx, s) {
+		select {
+		case <-ctx.Done():
 			return false
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

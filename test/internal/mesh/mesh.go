@@ -101,6 +101,8 @@ type Config struct {
 	ForwarderEnv []string
 	// NsmgrEnv is added to the nsmgrs'.
 	NsmgrEnv []string
+	// RegistryEnv is added to the registry's.
+	RegistryEnv []string
 	// StopGrace is how long a process gets after SIGTERM; default 10s.
 	StopGrace time.Duration
 	// MTLS gives every process an X.509-SVID of a development CA made with
@@ -200,18 +202,13 @@ func (m *Mesh) start(ctx context.Context) error {
 			return err
 		}
 	}
-	reg, err := m.startRole(roleInfra, "registry", "registry", m.Nodes[0].NetNS, []string{"NSM_LISTEN_ON=" + RegistryURL}, m.Bin.Registry)
+	reg, err := m.startRegistry()
 	if err != nil {
 		return err
 	}
 	m.Registry = reg
 	for _, n := range m.Nodes {
-		env := append([]string{
-			"NSM_NAME=" + fmt.Sprintf("nsmgr%d", n.Index),
-			"NSM_LISTEN_ON=" + n.NsmgrURL + ",tcp://" + n.IP + ":5001",
-			"NSM_REGISTRY_URL=" + RegistryURL,
-		}, m.NsmgrEnv...)
-		if n.Nsmgr, err = m.startRole(roleInfra, "nsmgr", fmt.Sprintf("nsmgr%d", n.Index), n.NetNS, env, m.Bin.Nsmgr); err != nil {
+		if n.Nsmgr, err = m.startNsmgr(n); err != nil {
 			return err
 		}
 		if n.Forwarder, err = m.startForwarder(n); err != nil {
@@ -232,6 +229,20 @@ func (m *Mesh) start(ctx context.Context) error {
 	return nil
 }
 
+func (m *Mesh) startRegistry() (*Proc, error) {
+	env := append([]string{"NSM_LISTEN_ON=" + RegistryURL}, m.RegistryEnv...)
+	return m.startRole(roleInfra, "registry", "registry", m.Nodes[0].NetNS, env, m.Bin.Registry)
+}
+
+func (m *Mesh) startNsmgr(n *Node) (*Proc, error) {
+	env := append([]string{
+		"NSM_NAME=" + fmt.Sprintf("nsmgr%d", n.Index),
+		"NSM_LISTEN_ON=" + n.NsmgrURL + ",tcp://" + n.IP + ":5001",
+		"NSM_REGISTRY_URL=" + RegistryURL,
+	}, m.NsmgrEnv...)
+	return m.startRole(roleInfra, "nsmgr", fmt.Sprintf("nsmgr%d", n.Index), n.NetNS, env, m.Bin.Nsmgr)
+}
+
 func (m *Mesh) startForwarder(n *Node) (*Proc, error) {
 	env := append([]string{
 		"NSM_NAME=" + n.ForwarderName,
@@ -247,24 +258,43 @@ func (m *Mesh) startForwarder(n *Node) (*Proc, error) {
 // socket and waits until it has registered. Its log goes on in the same
 // file.
 func (m *Mesh) RestartForwarder(ctx context.Context, n *Node, kill bool) error {
-	if exited, _ := n.Forwarder.Exited(); exited {
+	return m.restart(ctx, &n.Forwarder, kill, readyForwarder, func() (*Proc, error) { return m.startForwarder(n) })
+}
+
+// RestartNsmgr does for the node's nsmgr what RestartForwarder does for its
+// forwarder; it waits until the new nsmgr serves.
+func (m *Mesh) RestartNsmgr(ctx context.Context, n *Node, kill bool) error {
+	return m.restart(ctx, &n.Nsmgr, kill, readyNsmgr, func() (*Proc, error) { return m.startNsmgr(n) })
+}
+
+// RestartRegistry does the same for the registry, which starts empty; it
+// waits until the new registry listens.
+func (m *Mesh) RestartRegistry(ctx context.Context, kill bool) error {
+	return m.restart(ctx, &m.Registry, kill, readyRegistry, m.startRegistry)
+}
+
+// restart stops *p (unless it exited), starts it again with start, stores
+// the new process in *p and waits for one more line matching ready.
+func (m *Mesh) restart(ctx context.Context, p **Proc, kill bool, ready *regexp.Regexp, start func() (*Proc, error)) error {
+	old := *p
+	if exited, _ := old.Exited(); exited {
 		// stopped by the caller
 	} else if kill {
-		n.Forwarder.Kill()
-	} else if err := n.Forwarder.Stop(m.StopGrace); err != nil {
+		old.Kill()
+	} else if err := old.Stop(m.StopGrace); err != nil {
 		return err
 	}
-	if f, err := os.OpenFile(n.Forwarder.LogPath, os.O_APPEND|os.O_WRONLY, 0); err == nil {
+	if f, err := os.OpenFile(old.LogPath, os.O_APPEND|os.O_WRONLY, 0); err == nil {
 		_, _ = fmt.Fprintf(f, "===== mesh: restart (killed: %v) =====\n", kill)
 		_ = f.Close()
 	}
-	before := len(readyForwarder.FindAllString(n.Forwarder.Log(), -1))
-	p, err := m.startForwarder(n)
+	before := logCount(old.LogPath, ready)
+	np, err := start()
 	if err != nil {
 		return err
 	}
-	n.Forwarder = p
-	return p.WaitLog(ctx, readyForwarder, before+1)
+	*p = np
+	return np.WaitLog(ctx, ready, before+1)
 }
 
 // NetNS creates the namespace <prefix>-<role>, deleted by Close.
@@ -277,6 +307,15 @@ func (m *Mesh) NetNS(ctx context.Context, role string) (*NetNS, error) {
 	m.spaces = append(m.spaces, ns)
 	m.mu.Unlock()
 	return ns, nil
+}
+
+// DeleteNetNS deletes a namespace of the mesh before Close, killing what
+// runs in it (a workload dying with its pod); Leftovers no longer looks at it.
+func (m *Mesh) DeleteNetNS(ctx context.Context, ns *NetNS) error {
+	m.mu.Lock()
+	m.spaces = slices.DeleteFunc(m.spaces, func(s *NetNS) bool { return s == ns })
+	m.mu.Unlock()
+	return ns.Delete(ctx)
 }
 
 // ExpectLink tells Leftovers that link name in ns is not the mesh's.
@@ -361,11 +400,12 @@ func (m *Mesh) StartNSE(ctx context.Context, n *Node, ns *NetNS, name string, en
 		"NSM_LISTEN_ON=unix://" + filepath.Join(m.Dir, name+".sock"),
 		"NSM_UNREGISTER_ITSELF=true",
 	}, env...)
+	before := logCount(filepath.Join(m.Dir, name+".log"), readyNSE)
 	p, err := m.startRole(roleEndpoint, "nse", name, ns, full, m.Bin.NSE)
 	if err != nil {
 		return nil, err
 	}
-	return p, p.WaitLog(ctx, readyNSE, 1)
+	return p, p.WaitLog(ctx, readyNSE, before+1)
 }
 
 // StartNSC starts a client named name in ns at node n for the given
@@ -376,11 +416,19 @@ func (m *Mesh) StartNSC(ctx context.Context, n *Node, ns *NetNS, name string, ur
 		"NSM_CONNECT_TO=" + n.NsmgrURL,
 		"NSM_NETWORK_SERVICES=" + strings.Join(urls, ","),
 	}, env...)
+	before := logCount(filepath.Join(m.Dir, name+".log"), connectedNSC)
 	p, err := m.startRole(roleClient, "nsc", name, ns, full, m.Bin.NSC)
 	if err != nil {
 		return nil, err
 	}
-	return p, p.WaitLog(ctx, connectedNSC, len(urls))
+	return p, p.WaitLog(ctx, connectedNSC, before+len(urls))
+}
+
+// logCount counts the lines matching re in the log at path (0 when there
+// is none yet): a process started again logs on in the same file.
+func logCount(path string, re *regexp.Regexp) int {
+	b, _ := os.ReadFile(path)
+	return len(re.FindAll(b, -1))
 }
 
 // Logs returns the last n lines of every process's log.
