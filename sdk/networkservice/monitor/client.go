@@ -42,9 +42,9 @@ type watch struct {
 	nextID string
 	// toEndpoint: the next hop is the connection's endpoint.
 	toEndpoint bool
-	cc     grpc.ClientConnInterface
-	cancel context.CancelFunc
-	done   chan struct{}
+	cc         grpc.ClientConnInterface
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
 func (w *watch) stop() {
