@@ -64,7 +64,7 @@ type healRun struct {
 
 func startHeal(ctx context.Context, t *testing.T, s healSetup) *healRun {
 	t.Helper()
-	cfg := mesh.Config{Env: []string{"NSM_MAX_TOKEN_LIFETIME=10s", "NSM_REQUEST_TIMEOUT=3s"}}
+	cfg := mesh.Config{Env: []string{"NSM_MAX_TOKEN_LIFETIME=10s", "NSM_REQUEST_TIMEOUT=3s"}, Pprof: true}
 	h := &healRun{t: t, setup: s, prefix: mustCIDR(t, "172.16.1.0/24"), nses: map[string]*mesh.Proc{}, nseNS: map[string]*mesh.NetNS{}}
 	switch {
 	case s.endpointNode == 1:
@@ -168,6 +168,7 @@ func (h *healRun) measure(ctx context.Context, name string, breakIt func()) mesh
 	}
 	time.Sleep(300 * time.Millisecond)
 	broken := len(healBroken.FindAllString(h.nsc.Log(), -1))
+	before := h.goroutines(ctx)
 	breakIt()
 	h.waitWhole(ctx)
 	// Traffic flows again: the last half second was answered.
@@ -182,9 +183,66 @@ func (h *healRun) measure(ctx context.Context, name string, breakIt func()) mesh
 	}
 	time.Sleep(time.Second)
 	stats := p.Stop(200 * time.Millisecond)
+	h.noGoroutineGrowth(ctx, before)
 	heals := len(healBroken.FindAllString(h.nsc.Log(), -1)) - broken
 	h.t.Logf("HEAL-E2E %s over %s: %s; client heals: %d", name, h.kind, stats, heals)
 	return stats
+}
+
+// goroutineSlack is how many more goroutines than before a break a process
+// that lived through it may run once the connection has healed: timers and
+// gRPC's own housekeeping come and go.
+const goroutineSlack = 5
+
+// goroutines counts the goroutines of every nsmgr and forwarder.
+func (h *healRun) goroutines(ctx context.Context) map[*mesh.Proc]int {
+	h.t.Helper()
+	out := map[*mesh.Proc]int{}
+	for _, n := range h.m.Nodes {
+		for p, addr := range map[*mesh.Proc]string{n.Nsmgr: mesh.NsmgrPprof, n.Forwarder: mesh.ForwarderPprof} {
+			c, err := mesh.Goroutines(ctx, p, addr)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			out[p] = c
+		}
+	}
+	return out
+}
+
+// noGoroutineGrowth checks that every nsmgr and forwarder that lived
+// through the break runs about as many goroutines as before it (restarted
+// ones start afresh and are not compared).
+func (h *healRun) noGoroutineGrowth(ctx context.Context, before map[*mesh.Proc]int) {
+	h.t.Helper()
+	var last string
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := mesh.Poll(pctx, 100*time.Millisecond, func() error {
+		var grown []string
+		var all []string
+		for p, c := range h.goroutines(ctx) {
+			b, ok := before[p]
+			if !ok {
+				continue
+			}
+			all = append(all, fmt.Sprintf("%s %d->%d", p.Name, b, c))
+			if c > b+goroutineSlack {
+				grown = append(grown, fmt.Sprintf("%s %d->%d", p.Name, b, c))
+			}
+		}
+		slices.Sort(all)
+		last = strings.Join(all, ", ")
+		if len(grown) > 0 {
+			return fmt.Errorf("goroutines grew: %s", strings.Join(grown, ", "))
+		}
+		return nil
+	})
+	if err != nil {
+		h.t.Error(err)
+		return
+	}
+	h.t.Logf("goroutines of the surviving nsmgrs and forwarders: %s", last)
 }
 
 // waitWhole waits until the mesh is whole again: the client's connection

@@ -30,5 +30,12 @@
 // (NSM_INSECURE=true) unless Config.MTLS, which gives each one an X.509-SVID
 // of a development CA made with `nsmctl devca` in the mesh's directory.
 //
+// Measuring and inspecting: a Pinger sends an echo request every few
+// milliseconds and reports lost requests and the longest outage;
+// Registrations and Connections ask the registry and an nsmgr what they
+// hold, and Goroutines asks an nsmgr's or forwarder's pprof server (with
+// Config.Pprof) how many goroutines it runs. Restart* kill or stop a
+// component and start it again in place.
+//
 // Waiting is always polling with a deadline taken from the caller's context.
 package mesh

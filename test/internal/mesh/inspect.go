@@ -4,12 +4,15 @@
 package mesh
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -98,4 +101,48 @@ func (m *Mesh) Connections(ctx context.Context, n *Node) ([]*networkservice.Conn
 	}
 	slices.SortFunc(out, func(a, b *networkservice.Connection) int { return strings.Compare(a.GetId(), b.GetId()) })
 	return out, nil
+}
+
+// Pprof addresses of the nsmgrs and forwarders inside their node's
+// namespace, served when Config.Pprof is set.
+const (
+	NsmgrPprof     = "127.0.0.1:6060"
+	ForwarderPprof = "127.0.0.1:6061"
+)
+
+// Goroutines returns how many goroutines process p runs, from its pprof
+// server at addr in its namespace (an nsmgr or forwarder of a mesh started
+// with Config.Pprof).
+func Goroutines(ctx context.Context, p *Proc, addr string) (int, error) {
+	client := &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, a string) (c net.Conn, err error) {
+			err = p.NetNS.Do(func() (err error) {
+				var d net.Dialer
+				c, err = d.DialContext(ctx, network, a)
+				return err
+			})
+			return c, err
+		},
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/goroutine?debug=1", nil)
+	if err != nil {
+		return 0, fmt.Errorf("mesh: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("mesh: goroutines of %s: %w", p.Name, err)
+	}
+	defer resp.Body.Close()
+	// The first line is "goroutine profile: total N".
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("mesh: goroutines of %s: %w", p.Name, err)
+	}
+	total, ok := strings.CutPrefix(strings.TrimSpace(line), "goroutine profile: total ")
+	n, err := strconv.Atoi(total)
+	if !ok || err != nil {
+		return 0, fmt.Errorf("mesh: goroutines of %s: unexpected profile line %q", p.Name, line)
+	}
+	return n, nil
 }

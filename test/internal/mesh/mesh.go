@@ -103,6 +103,9 @@ type Config struct {
 	NsmgrEnv []string
 	// RegistryEnv is added to the registry's.
 	RegistryEnv []string
+	// Pprof serves net/http/pprof in every nsmgr (NsmgrPprof) and forwarder
+	// (ForwarderPprof), for Goroutines.
+	Pprof bool
 	// StopGrace is how long a process gets after SIGTERM; default 10s.
 	StopGrace time.Duration
 	// MTLS gives every process an X.509-SVID of a development CA made with
@@ -240,6 +243,9 @@ func (m *Mesh) startNsmgr(n *Node) (*Proc, error) {
 		"NSM_LISTEN_ON=" + n.NsmgrURL + ",tcp://" + n.IP + ":5001",
 		"NSM_REGISTRY_URL=" + RegistryURL,
 	}, m.NsmgrEnv...)
+	if m.Pprof {
+		env = append(env, "NSM_PPROF_ENABLED=true", "NSM_PPROF_LISTEN_ON="+NsmgrPprof)
+	}
 	return m.startRole(roleInfra, "nsmgr", fmt.Sprintf("nsmgr%d", n.Index), n.NetNS, env, m.Bin.Nsmgr)
 }
 
@@ -250,6 +256,9 @@ func (m *Mesh) startForwarder(n *Node) (*Proc, error) {
 		"NSM_CONNECT_TO=" + n.NsmgrURL,
 		"NSM_TUNNEL_IP=" + n.IP,
 	}, m.ForwarderEnv...)
+	if m.Pprof {
+		env = append(env, "NSM_PPROF_ENABLED=true", "NSM_PPROF_LISTEN_ON="+ForwarderPprof)
+	}
 	return m.startRole(roleInfra, "forwarder", fmt.Sprintf("fwd%d", n.Index), n.NetNS, env, m.Bin.Forwarder)
 }
 
