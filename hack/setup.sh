@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs what the build and the tests need on a fresh Debian machine:
-# protoc (make generate / verify), iproute2 (netns end-to-end tests), iperf3
+# protoc and the well-known .proto files (make generate / verify), iproute2 (netns end-to-end tests), iperf3
 # (throughput benchmarks), ping (make demo). Installs only when run as root and something is
 # missing; otherwise it says what is missing and goes on.
 set -euo pipefail
 need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
+# The well-known types (google/protobuf/timestamp.proto, ...) that the APIs
+# import come with libprotobuf-dev, which protobuf-compiler only recommends.
+[ -f /usr/include/google/protobuf/timestamp.proto ] || need+=(libprotobuf-dev)
 command -v ip >/dev/null || need+=(iproute2)
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v ping >/dev/null || need+=(iputils-ping)
