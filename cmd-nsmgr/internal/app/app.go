@@ -71,6 +71,14 @@ func Run(ctx context.Context, cfg *config.Config, ready ...func([]net.Addr)) err
 			regnsmgr.WithNSEAuthorize(regauthorize.NewNSEServer(regauthorize.WithLogger(log),
 				regauthorize.WithAdditionalPolicies(opa.RegistryPolicies(cfg.RegistryServerPolicies)...)))),
 	}
+	if len(cfg.RegistryClientPolicies) > 0 {
+		// Checked on what the central registry returns, before the nsmgr
+		// answers the registrant.
+		ps := opa.RegistryPolicies(cfg.RegistryClientPolicies)
+		opts = append(opts, nsmgr.WithRegistryOptions(
+			regnsmgr.WithNSClientElements(regauthorize.NewNSClient(regauthorize.WithLogger(log), regauthorize.WithPolicies(ps...))),
+			regnsmgr.WithNSEClientElements(regauthorize.NewNSEClient(regauthorize.WithLogger(log), regauthorize.WithPolicies(ps...)))))
+	}
 	if cfg.RegistryURL != nil {
 		opts = append(opts, nsmgr.WithRegistryURL(cfg.RegistryURL))
 	} else {

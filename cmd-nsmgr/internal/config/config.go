@@ -38,6 +38,7 @@ type env struct {
 	PprofListenOn               string        `default:"localhost:6060" split_words:"true"`
 	AuthorizePolicies           string        `split_words:"true"`
 	RegistryServerPolicies      string        `split_words:"true"`
+	RegistryClientPolicies      string        `split_words:"true"`
 }
 
 // Config is the checked configuration.
@@ -71,6 +72,10 @@ type Config struct {
 	// (NSM_REGISTRY_SERVER_POLICIES) every Register and Unregister at the
 	// nsmgr must pass after the native first-registrant policy.
 	RegistryServerPolicies []*opa.Policy
+	// RegistryClientPolicies are Rego policies
+	// (NSM_REGISTRY_CLIENT_POLICIES) on the registry path the central
+	// registry returns to the registrations the nsmgr forwards.
+	RegistryClientPolicies []*opa.Policy
 	// Identity is where the SVID comes from (SPIFFE_ENDPOINT_SOCKET,
 	// NSM_SVID_DIR or NSM_INSECURE=true; one is required).
 	Identity spiffe.Config
@@ -149,6 +154,9 @@ func check(e *env, ipOf func() (net.IP, error)) (*Config, error) {
 		return nil, err
 	}
 	if c.RegistryServerPolicies, err = opa.LoadEnv(context.Background(), "NSM_REGISTRY_SERVER_POLICIES", e.RegistryServerPolicies); err != nil {
+		return nil, err
+	}
+	if c.RegistryClientPolicies, err = opa.LoadEnv(context.Background(), "NSM_REGISTRY_CLIENT_POLICIES", e.RegistryClientPolicies); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -48,6 +48,11 @@ func TestCheck(t *testing.T) {
 			wantErr: "NSM_AUTHORIZE_POLICIES: \"/nonexistent/*.rego\" matches no .rego file"},
 		{name: "registry policy that does not compile", mod: func(e *env) { e.RegistryServerPolicies = "config_test.go" },
 			wantErr: "NSM_REGISTRY_SERVER_POLICIES: config_test.go:"},
+		{name: "upstream's built-in registry client masks are native", mod: func(e *env) {
+			e.RegistryClientPolicies = "etc/nsm/opa/common/.*.rego,etc/nsm/opa/registry/.*.rego,etc/nsm/opa/client/.*.rego"
+		}, public: "tcp://10.1.2.3:5001"},
+		{name: "registry client policy that does not compile", mod: func(e *env) { e.RegistryClientPolicies = "config_test.go" },
+			wantErr: "NSM_REGISTRY_CLIENT_POLICIES: config_test.go:"},
 		{name: "no host address for an unspecified listener", mod: func(*env) {}, ipOf: func() (net.IP, error) { return nil, errors.New("no interfaces") }, wantErr: "name the address"},
 	}
 	for _, tt := range tests {

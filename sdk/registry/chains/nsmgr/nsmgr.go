@@ -62,6 +62,8 @@ type options struct {
 	nseAuthorize registry.NetworkServiceEndpointRegistryServer
 	nsAuthSet    bool
 	nseAuthSet   bool
+	nsClient     []registry.NetworkServiceRegistryClient
+	nseClient    []registry.NetworkServiceEndpointRegistryClient
 	logger       logrus.FieldLogger
 }
 
@@ -99,6 +101,20 @@ func WithNSAuthorize(s registry.NetworkServiceRegistryServer) Option {
 // nil leaves it out.
 func WithNSEAuthorize(s registry.NetworkServiceEndpointRegistryServer) Option {
 	return func(o *options) { o.nseAuthorize, o.nseAuthSet = s, true }
+}
+
+// WithNSClientElements adds elements to the client side of the NS chain,
+// before grpcmetadata and the call to the registry (where
+// authorize.NewNSClient with policies on the returned path belongs). Without WithRegistryURL there is no
+// client side and they are not used.
+func WithNSClientElements(elems ...registry.NetworkServiceRegistryClient) Option {
+	return func(o *options) { o.nsClient = append(o.nsClient, elems...) }
+}
+
+// WithNSEClientElements does for the NSE chain what WithNSClientElements
+// does for the NS chain.
+func WithNSEClientElements(elems ...registry.NetworkServiceEndpointRegistryClient) Option {
+	return func(o *options) { o.nseClient = append(o.nseClient, elems...) }
 }
 
 // WithLogger sets the logger.
@@ -147,13 +163,10 @@ func NewServer(ctx context.Context, nsmgrURL *url.URL, opts ...Option) (*chains.
 			return nil, fmt.Errorf("nsmgr registry: %w", err)
 		}
 		nsTail = adapters.NSClientToServer(chain.NewNSClient(
-			grpcmetadata.NewNSClient(),
-			nsConnect,
+			append(o.nsClient[:len(o.nsClient):len(o.nsClient)], grpcmetadata.NewNSClient(), nsConnect)...,
 		))
 		nseTail = adapters.NSEClientToServer(chain.NewNSEClient(
-			begin.NewNSEClient(),
-			grpcmetadata.NewNSEClient(),
-			nseConnect,
+			append(append([]registry.NetworkServiceEndpointRegistryClient{begin.NewNSEClient()}, o.nseClient...), grpcmetadata.NewNSEClient(), nseConnect)...,
 		))
 	}
 

@@ -8,15 +8,20 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/nsmesh/nsmesh/apis/registry"
+	regauthorize "github.com/nsmesh/nsmesh/sdk/registry/authorize"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains/client"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains/memory"
 	"github.com/nsmesh/nsmesh/sdk/registry/chains/nsmgr"
@@ -227,5 +232,47 @@ func TestNSMgrWithoutRegistry(t *testing.T) {
 	}
 	if _, err := nsmgr.NewServer(ctx, nil); err == nil {
 		t.Fatal("nil nsmgr URL accepted")
+	}
+}
+
+// TestNSMgrClientPolicies: policies on the nsmgr's client side see the path
+// the registry returned; a denied registration fails and is not left at the
+// registry.
+func TestNSMgrClientPolicies(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Trust only a registry that is not the one running.
+	onlyOtherRegistry := regauthorize.NewPolicy("only_other_registry", func(_ context.Context, in *regauthorize.Input) error {
+		last := in.Path.PathSegments[len(in.Path.PathSegments)-1]
+		c, err := token.Parse(last.Token)
+		if err != nil {
+			return err
+		}
+		if c.Subject != "spiffe://test/other-registry" {
+			return fmt.Errorf("answered by %s", c.Subject)
+		}
+		return nil
+	})
+	m := start(t, ctx,
+		nsmgr.WithNSClientElements(regauthorize.NewNSClient(regauthorize.WithPolicies(onlyOtherRegistry))),
+		nsmgr.WithNSEClientElements(regauthorize.NewNSEClient(regauthorize.WithPolicies(onlyOtherRegistry))))
+	nseClient, err := client.NewNSEClient(ctx, client.WithURL(m.mgrURL), client.WithDialOptions(dialWith(generator(t, "spiffe://test/nse"))...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = nseClient.Register(ctx, &registry.NetworkServiceEndpoint{Name: "nse-1", NetworkServiceNames: []string{"red"}, Url: "unix:///run/nse-1.sock"})
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "only_other_registry") {
+		t.Fatalf("Register through an nsmgr whose client policy denies: %v, want PermissionDenied by only_other_registry", err)
+	}
+	_, central := plain(t, m.regURL)
+	if got := urls(t, ctx, central, &registry.NetworkServiceEndpoint{}); len(got) != 0 {
+		t.Fatalf("a denied registration is left at the registry: %v", got)
+	}
+	nsClient, err := client.NewNSClient(ctx, client.WithURL(m.mgrURL), client.WithDialOptions(dialWith(generator(t, "spiffe://test/nse"))...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nsClient.Register(ctx, &registry.NetworkService{Name: "red"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("NS Register through an nsmgr whose client policy denies: %v, want PermissionDenied", err)
 	}
 }
