@@ -82,8 +82,8 @@ func Run(ctx context.Context, cfg *config.Config, logger *logrus.Logger) error {
 	if err != nil {
 		return err
 	}
-	dp, err := kernelxc.New(cfg.Name, append([]kernelxc.Option{kernelxc.WithLogger(log), kernelxc.WithAdoptionGrace(cfg.AdoptionGrace)},
-		remote.dpOpts...)...)
+	dp, err := kernelxc.New(cfg.Name, append([]kernelxc.Option{kernelxc.WithLogger(log), kernelxc.WithAdoptionGrace(cfg.AdoptionGrace),
+		kernelxc.WithStateDir(cfg.StateDir)}, remote.dpOpts...)...)
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}

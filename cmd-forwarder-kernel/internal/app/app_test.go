@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
@@ -192,8 +194,9 @@ func logger(t *testing.T) *logrus.Logger {
 // TestLocalConnectionThroughTheForwarder runs the forwarder application
 // against an in-process registry and nsmgr: it registers, a client request
 // gets a veth pair between the client's and the endpoint's namespaces with
-// the endpoint's addresses, traffic passes, Close removes the interfaces,
-// and cancelling Run stops it cleanly.
+// the endpoint's addresses, traffic passes, both namespaces are pinned in
+// the state directory while the connection lives, Close removes the
+// interfaces and the pins, and cancelling Run stops it cleanly.
 func TestLocalConnectionThroughTheForwarder(t *testing.T) {
 	requireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -206,6 +209,8 @@ func TestLocalConnectionThroughTheForwarder(t *testing.T) {
 	d := sandbox.New(ctx, t, sandbox.WithForwardersPerNode(0), sandbox.WithMTLS())
 	node := d.Nodes[0]
 	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	t.Cleanup(func() { unmountUnder(t, state) }) // before TempDir's removal
 	name := "fwd-" + runID
 	svidDir, err := d.WriteSVIDDir(name)
 	if err != nil {
@@ -223,6 +228,7 @@ func TestLocalConnectionThroughTheForwarder(t *testing.T) {
 		DialTimeout:      time.Second,
 		LogLevel:         logrus.InfoLevel,
 		AdoptionGrace:    time.Minute,
+		StateDir:         state,
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -301,6 +307,10 @@ func TestLocalConnectionThroughTheForwarder(t *testing.T) {
 	if err := tcpEcho(nscNS, nseNS, server); err != nil {
 		t.Fatal(err)
 	}
+	pins := filepath.Join(state, name+".netns")
+	if got, want := pinnedIn(t, pins), []uint64{nscNS.Inode(), nseNS.Inode()}; !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Errorf("pinned namespaces %v, want the client's and the endpoint's %v", got, want)
+	}
 
 	if _, err := nsc.Close(ctx, conn); err != nil {
 		t.Fatal(err)
@@ -314,6 +324,9 @@ func TestLocalConnectionThroughTheForwarder(t *testing.T) {
 			t.Errorf("%d links left in %s after Close", len(links)-1, ns)
 		}
 	}
+	if got := pinnedIn(t, pins); len(got) != 0 {
+		t.Errorf("namespaces still pinned after Close: %v", got)
+	}
 	stop()
 	select {
 	case err := <-ran:
@@ -322,6 +335,44 @@ func TestLocalConnectionThroughTheForwarder(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancellation")
+	}
+}
+
+// pinnedIn returns the inodes of the namespaces pinned in dir, sorted.
+func pinnedIn(t *testing.T, dir string) []uint64 {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []uint64
+	for _, e := range entries {
+		ns, err := kernel.OpenNetNS(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Errorf("pin %s: %v", e.Name(), err)
+			continue
+		}
+		out = append(out, ns.Inode())
+		_ = ns.Close()
+	}
+	slices.Sort(out)
+	return out
+}
+
+// unmountUnder unmounts every mount point under dir, so that no pin
+// outlives the test whatever its outcome.
+func unmountUnder(t *testing.T, dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			if err := unix.Unmount(f[4], unix.MNT_DETACH); err != nil {
+				t.Errorf("unmount %s: %v", f[4], err)
+			}
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -40,6 +41,7 @@ type env struct {
 	DialTimeout      time.Duration   `default:"750ms" split_words:"true" desc:"timeout for dialing the nsmgr, endpoints and remote nsmgrs"`
 	LogLevel         string          `default:"INFO" split_words:"true" desc:"TRACE, DEBUG, INFO, WARN, ERROR; SIGUSR1 switches to TRACE, SIGUSR2 back"`
 	AdoptionGrace    string          `split_words:"true" desc:"how long interfaces of an earlier run wait to be adopted before unclaimed ones are deleted; empty: NSM_MAX_TOKEN_LIFETIME; 0s: delete at start"`
+	StateDir         string          `default:"/var/lib/networkservicemesh/forwarder-kernel" split_words:"true" desc:"absolute directory where the workloads' namespaces are pinned (bind mounts) so that a restart prunes leftovers it cannot find through /proc; empty: nothing is pinned"`
 	PprofEnabled     bool            `default:"false" split_words:"true" desc:"serve net/http/pprof on NSM_PPROF_LISTEN_ON"`
 	PprofListenOn    string          `default:"localhost:6060" split_words:"true" desc:"host:port of the pprof server"`
 }
@@ -60,6 +62,8 @@ type Config struct {
 	DialTimeout      time.Duration
 	LogLevel         logrus.Level
 	AdoptionGrace    time.Duration
+	// StateDir is where the data plane pins namespaces; empty: off.
+	StateDir string
 	// PprofListenOn is where net/http/pprof is served; empty unless
 	// NSM_PPROF_ENABLED.
 	PprofListenOn string
@@ -99,6 +103,7 @@ func (e env) check() (*Config, error) {
 		MaxTokenLifetime: e.MaxTokenLifetime,
 		DialTimeout:      e.DialTimeout,
 		AdoptionGrace:    e.MaxTokenLifetime,
+		StateDir:         e.StateDir,
 	}
 	if err := (kernel.Mark{Owner: e.Name, ConnID: "x"}).Validate(); err != nil {
 		return nil, bad("NAME", e.Name, "must be non-empty, without ':' or control characters (it marks the forwarder's interfaces)")
@@ -139,6 +144,9 @@ func (e env) check() (*Config, error) {
 		if c.AdoptionGrace, err = time.ParseDuration(e.AdoptionGrace); err != nil || c.AdoptionGrace < 0 {
 			return nil, bad("ADOPTION_GRACE", e.AdoptionGrace, "want a non-negative duration such as 1m or 0s")
 		}
+	}
+	if e.StateDir != "" && !filepath.IsAbs(e.StateDir) {
+		return nil, bad("STATE_DIR", e.StateDir, "want an absolute path (or empty to pin nothing)")
 	}
 	if c.LogLevel, err = command.ParseLevel(e.LogLevel); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)

@@ -50,6 +50,7 @@ func TestDefaults(t *testing.T) {
 		DialTimeout:      750 * time.Millisecond,
 		LogLevel:         logrus.InfoLevel,
 		AdoptionGrace:    10 * time.Minute,
+		StateDir:         "/var/lib/networkservicemesh/forwarder-kernel",
 		Identity:         spiffe.Insecure(),
 	}
 	if c.ListenOn.String() != "unix:///var/lib/networkservicemesh/forwarder.sock" ||
@@ -121,6 +122,16 @@ func TestFromEnv(t *testing.T) {
 				t.Errorf("ports %s", c.WireguardPorts)
 			}
 		}},
+		{"state dir", map[string]string{"NSM_STATE_DIR": "/run/fwd"}, func(t *testing.T, c *config.Config) {
+			if c.StateDir != "/run/fwd" {
+				t.Errorf("state dir %q", c.StateDir)
+			}
+		}},
+		{"no state dir", map[string]string{"NSM_STATE_DIR": ""}, func(t *testing.T, c *config.Config) {
+			if c.StateDir != "" {
+				t.Errorf("state dir %q", c.StateDir)
+			}
+		}},
 		{"empty labels", map[string]string{"NSM_LABELS": ""}, func(t *testing.T, c *config.Config) {
 			if len(c.Labels) != 0 {
 				t.Errorf("labels %v", c.Labels)
@@ -167,6 +178,7 @@ func TestFromEnvErrors(t *testing.T) {
 		{"NSM_ADOPTION_GRACE", "-1m", "non-negative"},
 		{"NSM_ADOPTION_GRACE", "soon", "non-negative"},
 		{"NSM_PPROF_ENABLED", "sure", "NSM_PPROF_ENABLED"},
+		{"NSM_STATE_DIR", "state", "absolute path"},
 		{"NSM_PPROF_LISTEN_ON", "6060", "host:port"},
 		{"NSM_INSECURE", "", "spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET"},
 		{"NSM_SVID_DIR", "/tmp", "NSM_SVID_DIR and NSM_INSECURE=true are set; set only one"},
@@ -194,7 +206,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"NSM_NAME", "NSM_LISTEN_ON", "NSM_CONNECT_TO", "NSM_TUNNEL_IP", "NSM_VXLAN_PORT", "NSM_WIREGUARD_PORTS", "NSM_VXLAN_FALLBACK", "NSM_LABELS",
-		"NSM_MAX_TOKEN_LIFETIME", "NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_ADOPTION_GRACE", "NSM_PPROF_ENABLED", "NSM_PPROF_LISTEN_ON",
+		"NSM_MAX_TOKEN_LIFETIME", "NSM_DIAL_TIMEOUT", "NSM_LOG_LEVEL", "NSM_ADOPTION_GRACE", "NSM_STATE_DIR", "NSM_PPROF_ENABLED", "NSM_PPROF_LISTEN_ON",
 		"SPIFFE_ENDPOINT_SOCKET", "NSM_SVID_DIR", "NSM_INSECURE"} {
 		if !strings.Contains(b.String(), k) {
 			t.Errorf("usage lacks %s:\n%s", k, b.String())

@@ -14,13 +14,24 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 )
 
-// Start looks for links of this owner left by an earlier run. When there are
-// some, it prunes the ones no connection has claimed once the adoption grace
-// has passed (at once for a zero grace), unless ctx ends first. It returns
-// the number of leftover links found; the prune runs in the background.
+// Start looks for links of this owner left by an earlier run, in the
+// namespaces the scan finds and, with WithStateDir, in the pinned ones. When
+// there are some, it prunes the ones no connection has claimed once the
+// adoption grace has passed (at once for a zero grace), unless ctx ends or
+// Close is called first. It returns the number of leftover links found; the
+// prune runs in the background. The end of ctx also ends the retries of
+// failed removals.
 func (d *Dataplane) Start(ctx context.Context) (int, error) {
 	start := time.Now()
-	scanned, err := d.o.scan()
+	if err := d.pins.check(); err != nil {
+		return 0, fmt.Errorf("kernelxc: start: %w", err)
+	}
+	unhook := context.AfterFunc(ctx, d.stop)
+	d.mu.Lock()
+	d.unhook = append(d.unhook, unhook)
+	d.mu.Unlock()
+
+	scanned, err := d.namespaces()
 	if err != nil {
 		return 0, fmt.Errorf("kernelxc: start: %w", err)
 	}
@@ -44,6 +55,7 @@ func (d *Dataplane) Start(ctx context.Context) (int, error) {
 		"scanned": len(scanned), "duration": time.Since(start)})
 	if found == 0 {
 		logger.Info("kernelxc: no links of an earlier run")
+		d.sweepPins()
 		return 0, nil
 	}
 	if d.o.grace == 0 {
@@ -52,27 +64,37 @@ func (d *Dataplane) Start(ctx context.Context) (int, error) {
 		return found, err
 	}
 	logger.WithField("grace", d.o.grace).Info("kernelxc: links of an earlier run are kept for adoption; unclaimed ones are pruned after the grace")
-	go func() {
+	d.goBackground(func() {
 		t := time.NewTimer(d.o.grace)
 		defer t.Stop()
 		select {
-		case <-ctx.Done():
+		case <-d.life.Done():
 		case <-t.C:
-			if _, err := d.Prune(ctx); err != nil {
+			if _, err := d.Prune(d.life); err != nil {
 				d.logger.WithError(err).Warn("kernelxc: prune after the adoption grace")
 			}
 		}
-	}()
+	})
 	return found, nil
 }
 
-// Prune deletes, in every namespace of the host, the links of this owner
-// that belong to no connection programmed (and not unprogrammed) by this
-// run, and returns how many it deleted. Program and Unprogram wait while it
-// runs.
+// sweepPins unpins the namespaces no connection of this run uses.
+func (d *Dataplane) sweepPins() {
+	d.pruneMu.Lock()
+	defer d.pruneMu.Unlock()
+	if n := d.pins.sweep(d.logger, nil); n > 0 {
+		d.logger.WithField("namespaces", n).Info("kernelxc: unpinned namespaces no connection uses")
+	}
+}
+
+// Prune deletes, in every namespace of the host (those the scan finds and
+// the pinned ones), the links of this owner that belong to no connection
+// programmed (and not unprogrammed) by this run, and returns how many it
+// deleted; then it unpins the namespaces no such connection uses. Program
+// and Unprogram wait while it runs.
 func (d *Dataplane) Prune(ctx context.Context) (int, error) {
 	start := time.Now()
-	scanned, err := d.o.scan()
+	scanned, err := d.namespaces()
 	if err != nil {
 		return 0, fmt.Errorf("kernelxc: prune: %w", err)
 	}
@@ -92,14 +114,24 @@ func (d *Dataplane) Prune(ctx context.Context) (int, error) {
 	keep := func(m kernel.Mark) bool { return claimed[m.ConnID] }
 	deleted := 0
 	var errs []error
+	// A namespace whose leftovers could not all be deleted stays pinned
+	// for the next prune.
+	failed := make(map[kernel.NSID]bool)
 	for _, ns := range scanned {
 		n, err := kernel.Prune(ctx, d.logger, ns, d.owner, keep)
 		deleted += n
-		if err != nil && ctx.Err() == nil {
-			errs = append(errs, err)
+		if err != nil {
+			failed[ns.ID()] = true
+			if ctx.Err() == nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	d.logger.WithFields(logrus.Fields{"deleted": deleted, "kept": len(claimed), "duration": time.Since(start)}).
+	unpinned := 0
+	if ctx.Err() == nil {
+		unpinned = d.pins.sweep(d.logger, failed)
+	}
+	d.logger.WithFields(logrus.Fields{"deleted": deleted, "kept": len(claimed), "unpinned": unpinned, "duration": time.Since(start)}).
 		Info("kernelxc: pruned unclaimed links")
 	if err := errors.Join(errs...); err != nil {
 		return deleted, fmt.Errorf("kernelxc: prune: %w", err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -49,12 +50,28 @@ type Dataplane struct {
 	conns map[string]*connState
 	// tunnels are the running WireGuard tunnels by connection id.
 	tunnels map[string]*wgdp.Tunnel
+	// removals are the closed connections whose links are being deleted
+	// in the background.
+	removals map[string]*removal
+	// closed is set by Close; no background work starts after it.
+	closed bool
+	// unhook detaches life from the contexts given to Start.
+	unhook []func() bool
+
+	pins *pins
+
+	// life ends with Close or with the context of Start, and with it the
+	// background work (bg): removal retries, the prune after the grace.
+	life context.Context
+	stop context.CancelFunc
+	bg   sync.WaitGroup
 }
 
 // New returns the data plane of the forwarder named owner. owner is written
 // into every link's mark and must not contain ':'.
 func New(owner string, opts ...Option) (*Dataplane, error) {
-	o := options{logger: log.Discard(), grace: DefaultAdoptionGrace, scan: kernel.ScanNetNS, wgKeepalive: DefaultWireGuardKeepalive}
+	o := options{logger: log.Discard(), grace: DefaultAdoptionGrace, scan: kernel.ScanNetNS, deleteByMark: kernel.DeleteByMark,
+		wgKeepalive: DefaultWireGuardKeepalive}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -67,12 +84,20 @@ func New(owner string, opts ...Option) (*Dataplane, error) {
 	if o.wgKeepalive < 0 {
 		return nil, fmt.Errorf("kernelxc: negative WireGuard keepalive %s", o.wgKeepalive)
 	}
+	if o.stateDir != "" && !filepath.IsAbs(o.stateDir) {
+		return nil, fmt.Errorf("kernelxc: state dir %q is not an absolute path", o.stateDir)
+	}
+	life, stop := context.WithCancel(context.Background())
 	return &Dataplane{
-		owner:   owner,
-		o:       o,
-		logger:  o.logger.WithField("element", "kernelxc"),
-		conns:   make(map[string]*connState),
-		tunnels: make(map[string]*wgdp.Tunnel),
+		owner:    owner,
+		o:        o,
+		logger:   o.logger.WithField("element", "kernelxc"),
+		conns:    make(map[string]*connState),
+		tunnels:  make(map[string]*wgdp.Tunnel),
+		removals: make(map[string]*removal),
+		pins:     newPins(o.stateDir, owner),
+		life:     life,
+		stop:     stop,
 	}, nil
 }
 
@@ -86,6 +111,10 @@ func (d *Dataplane) Program(ctx context.Context, p *xconnect.Pair) error {
 	if err != nil {
 		return err
 	}
+	// The connection is wanted again: a removal still retrying after a
+	// failed Unprogram must not delete what this call adopts or creates.
+	// (Before pruneMu: the retry takes it too.)
+	d.cancelRemoval(p.ID)
 	d.pruneMu.RLock()
 	defer d.pruneMu.RUnlock()
 
@@ -107,6 +136,11 @@ func (d *Dataplane) Program(ctx context.Context, p *xconnect.Pair) error {
 		refs[i] = linkRef{path: e.path, id: ns.ID(), name: e.name}
 	}
 	logger := d.logger.WithFields(logrus.Fields{"conn": p.ID, "kind": pl.kind.String()})
+	// Pinned before anything is created, so that no link of this
+	// connection ever lives in a namespace a restarted run cannot reopen.
+	if err := d.pins.hold(p.ID, nss); err != nil {
+		return fmt.Errorf("kernelxc: connection %s: %w", p.ID, err)
+	}
 
 	if prev := d.state(p.ID); prev != nil && !sameLinks(prev, pl.kind, refs) {
 		// The mechanisms now name other interfaces: the old ones would be
@@ -129,6 +163,9 @@ func (d *Dataplane) Program(ctx context.Context, p *xconnect.Pair) error {
 	d.mu.Lock()
 	d.conns[p.ID] = &connState{kind: pl.kind, links: refs}
 	d.mu.Unlock()
+	// A layout change leaves namespaces this connection no longer uses.
+	// (On failure the pins stay: Unprogram releases them.)
+	d.pins.keepOnly(p.ID, refIDs(refs), logger)
 	logger.WithField("duration", time.Since(start)).Debug("kernelxc: programmed")
 	return nil
 }
@@ -208,12 +245,16 @@ func (d *Dataplane) vxlanMTU(pl plan) (int, error) {
 }
 
 // Unprogram deletes every link of p's connection. Missing links and
-// namespaces that are gone are not errors.
+// namespaces that are gone are not errors. When some link cannot be
+// deleted, the error says so and the deletion is retried in the background
+// (see PendingRemovals) until it succeeds, the connection is programmed
+// again, or the data plane stops.
 func (d *Dataplane) Unprogram(ctx context.Context, p *xconnect.Pair) error {
 	if p == nil || p.ID == "" {
 		return errors.New("kernelxc: unprogram: pair without a connection id")
 	}
 	start := time.Now()
+	d.cancelRemoval(p.ID) // this call takes over
 	d.pruneMu.RLock()
 	defer d.pruneMu.RUnlock()
 	d.mu.Lock()
@@ -223,7 +264,7 @@ func (d *Dataplane) Unprogram(ctx context.Context, p *xconnect.Pair) error {
 
 	var refs []linkRef
 	if st != nil {
-		refs = st.links
+		refs = slices.Clone(st.links)
 	} else if pl, err := makePlan(d.owner, p); err == nil {
 		// Not programmed by this run (e.g. after a restart): the pair
 		// still says where the links are.
@@ -234,20 +275,32 @@ func (d *Dataplane) Unprogram(ctx context.Context, p *xconnect.Pair) error {
 	logger := d.logger.WithField("conn", p.ID)
 	d.closeTunnel(p.ID)
 	err := d.deleteLinks(ctx, logger, kernel.Mark{Owner: d.owner, ConnID: p.ID}, refs)
-	logger.WithField("duration", time.Since(start)).Debug("kernelxc: unprogrammed")
+	if err == nil {
+		d.pins.keepOnly(p.ID, nil, logger)
+		logger.WithField("duration", time.Since(start)).Debug("kernelxc: unprogrammed")
+		return nil
+	}
+	// The namespaces stay pinned: the retries, or the next run, need them.
+	if d.keepRemoving(p.ID, refs) {
+		logger.WithError(err).Info("kernelxc: links of the connection remain; their removal is retried in the background")
+		return fmt.Errorf("%w (retried in the background)", err)
+	}
+	logger.WithError(err).Warn("kernelxc: links of the connection remain and the data plane stops; the next run prunes them")
 	return err
 }
 
 // deleteLinks deletes the links carrying m in the namespaces of refs. A
 // namespace whose file no longer opens (or opens as another namespace, the
-// descriptor number having been reused) is looked for by scanning, since a
-// namespace can outlive one reference to it.
+// descriptor number having been reused) is looked for by scanning and among
+// the pinned ones, since a namespace can outlive one reference to it. The
+// identity of a namespace found through a ref without one is written into
+// refs, so that a retry can still find it after its file has gone.
 func (d *Dataplane) deleteLinks(ctx context.Context, logger logrus.FieldLogger, m kernel.Mark, refs []linkRef) error {
 	ctx = context.WithoutCancel(ctx)
 	done := make(map[kernel.NSID]bool)
 	lost := make(map[kernel.NSID]bool)
 	var errs []error
-	for _, r := range refs {
+	for i, r := range refs {
 		ns, err := kernel.OpenNetNS(r.path)
 		if err != nil || (r.id != kernel.NSID{} && ns.ID() != r.id) {
 			if ns != nil {
@@ -258,9 +311,10 @@ func (d *Dataplane) deleteLinks(ctx context.Context, logger logrus.FieldLogger, 
 			}
 			continue
 		}
+		refs[i].id = ns.ID()
 		if !done[ns.ID()] {
 			done[ns.ID()] = true
-			if _, err := kernel.DeleteByMark(ctx, logger, ns, m); err != nil {
+			if _, err := d.o.deleteByMark(ctx, logger, ns, m); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -270,13 +324,13 @@ func (d *Dataplane) deleteLinks(ctx context.Context, logger logrus.FieldLogger, 
 		delete(lost, id)
 	}
 	if len(lost) > 0 {
-		scanned, err := d.o.scan()
+		scanned, err := d.namespaces()
 		if err != nil {
 			errs = append(errs, err)
 		}
 		for _, ns := range scanned {
 			if lost[ns.ID()] {
-				if _, err := kernel.DeleteByMark(ctx, logger, ns, m); err != nil {
+				if _, err := d.o.deleteByMark(ctx, logger, ns, m); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -287,6 +341,75 @@ func (d *Dataplane) deleteLinks(ctx context.Context, logger logrus.FieldLogger, 
 		return fmt.Errorf("kernelxc: delete links of connection %s: %w", m.ConnID, err)
 	}
 	return nil
+}
+
+// namespaces returns the namespaces the scan finds and the pinned ones,
+// each once. The caller must Close them.
+func (d *Dataplane) namespaces() ([]*kernel.NetNS, error) {
+	scanned, err := d.o.scan()
+	if err != nil {
+		return nil, err
+	}
+	pinned, err := d.pins.open(d.logger)
+	if err != nil {
+		for _, ns := range scanned {
+			_ = ns.Close()
+		}
+		return nil, err
+	}
+	seen := make(map[kernel.NSID]bool, len(scanned))
+	for _, ns := range scanned {
+		seen[ns.ID()] = true
+	}
+	for _, ns := range pinned {
+		if seen[ns.ID()] {
+			_ = ns.Close()
+			continue
+		}
+		seen[ns.ID()] = true
+		scanned = append(scanned, ns)
+	}
+	return scanned, nil
+}
+
+func refIDs(refs []linkRef) []kernel.NSID {
+	ids := make([]kernel.NSID, 0, len(refs))
+	for _, r := range refs {
+		ids = append(ids, r.id)
+	}
+	return ids
+}
+
+// Close stops the background work (removal retries give up, leaving their
+// links and pins to the next run; the prune after the grace is not run) and
+// every WireGuard tunnel, which removes their interfaces: they live in this
+// process and cannot outlive it anyway. Veth pairs and vxlan devices stay
+// for the next run to adopt. Program must not be called after Close.
+func (d *Dataplane) Close() {
+	d.mu.Lock()
+	d.closed = true
+	tunnels := d.tunnels
+	d.tunnels = make(map[string]*wgdp.Tunnel)
+	unhook := d.unhook
+	d.unhook = nil
+	d.mu.Unlock()
+	d.stop()
+	d.bg.Wait()
+	for _, f := range unhook {
+		f()
+	}
+	for _, t := range tunnels {
+		t.Close()
+	}
+}
+
+// goBackground runs f in the background unless the data plane is stopping.
+func (d *Dataplane) goBackground(f func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed && d.life.Err() == nil {
+		d.bg.Go(f)
+	}
 }
 
 func (d *Dataplane) state(id string) *connState {

@@ -23,6 +23,7 @@ func newDataplane(t *testing.T, owner string, opts ...kernelxc.Option) *kernelxc
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(dp.Close)
 	return dp
 }
 

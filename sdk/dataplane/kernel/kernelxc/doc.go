@@ -64,9 +64,24 @@
 //     first Request).
 //   - Close: Unprogram deletes every link with the connection's mark in the
 //     namespaces of the connection, including one reached only by scanning
-//     when its file:// URL no longer opens. Missing links are not an error.
+//     (or through its pin, see below) when its file:// URL no longer opens.
+//     Missing links are not an error.
+//   - Nothing left behind after a failed Unprogram: when a link cannot be
+//     deleted (a netlink dump interrupted again and again under load, a
+//     namespace busy), Unprogram returns the error and keeps the connection
+//     as "to be removed": the deletion is retried in the background after
+//     100 ms, then twice as long each time up to 5 s, each pause shortened
+//     at random by up to half (PendingRemovals lists them). The retries go
+//     on until they succeed, a Program of the same connection id cancels
+//     them (the connection is wanted again; Program waits for a retry in
+//     flight, so none deletes what it adopts), or the data plane stops
+//     (Close, or the end of the context given to Start): then the links are
+//     left for the next run's prune. Retries are logged at debug, the
+//     success at info and giving up at warn, each with the conn field.
 //   - Namespaces: every namespace opened by a call is closed before it
-//     returns, so the data plane never keeps a workload namespace alive.
+//     returns. Without WithStateDir the data plane never keeps a workload
+//     namespace alive; with it, a namespace stays pinned while a connection
+//     of this run uses it (see Remembered namespaces).
 //   - WireGuard tunnels live in this process: the device, its keys and its
 //     TUN descriptor. Close (or the process's end) removes their interfaces,
 //     so a restarted forwarder never finds one to adopt: traffic stops until
@@ -77,12 +92,50 @@
 //     died with its namespace. The interfaces carry the Mark like the others,
 //     so Prune and DeleteByMark treat them alike.
 //   - Restart: Start scans all namespaces for links of this owner left by an
-//     earlier run. They are kept for the adoption grace period, during which
+//     earlier run (those of all processes and /run/netns, and the pinned
+//     ones). They are kept for the adoption grace period, during which
 //     re-requests (heal, refresh) adopt them through Program; after it, Prune
 //     deletes every link of this owner that no programmed connection claims.
 //     The grace should be at least the longest token lifetime of the
 //     clients: by then every live connection has been refreshed. A zero
 //     grace prunes at once.
+//
+// # Remembered namespaces
+//
+// A forwarder in a container usually cannot see the other containers'
+// processes in /proc, so the scan of a restarted run misses the namespaces
+// of connections closed while it was down, and their links stay. With
+// WithStateDir(dir) the data plane remembers each namespace it programs a
+// link in: before creating anything, Program bind-mounts the namespace's
+// nsfs file (reached through the process's own /proc/self/fd) onto
+// dir/<owner>.netns/<dev>-<ino>, the namespace's identity. Start, Prune and
+// Unprogram's search for a lost namespace open these pins in addition to
+// what the scan finds, so a restarted run prunes such leftovers like any
+// other. A namespace is unpinned when the last connection of this run that
+// uses it is unprogrammed (or moved elsewhere by a refresh), and pins of an
+// earlier run when the prune after the adoption grace finds nothing of this
+// owner left in them (at once when Start finds no leftovers at all). A
+// removal given up at Close keeps its pins for the next run. Start fails
+// when it cannot pin in dir (not writable, no CAP_SYS_ADMIN), and so does
+// Program when a pin fails.
+//
+// Limits:
+//
+//   - A pin is a mount in the forwarder's mount namespace. It outlives a
+//     restart of the process in the same mount namespace; it outlives a
+//     restart of the container only when mounts under dir reach the host
+//     (e.g. a Kubernetes hostPath volume with mountPropagation
+//     Bidirectional, or a bind mount with rshared propagation from a shared
+//     host mount). Otherwise the next run finds pin files without a mount,
+//     removes them and falls back on the scan.
+//   - A pin keeps its namespace alive after the workload's processes have
+//     exited: until its connection is closed (a client that vanished is
+//     closed by the mesh when its token expires) or, when the forwarder is
+//     down, until its next run prunes. The links in it, and the VNI of a
+//     vxlan device in it, live as long. A forwarder taken away for good
+//     leaves its pins behind: unmount dir/<owner>.netns/* to release them.
+//   - Pins only find namespaces; links are still deleted only by their mark,
+//     so another owner's links in a pinned namespace are never touched.
 //
 // Placement: forwarder.WithDataplane(dp) in the forwarder chain; call Start
 // before serving and Close when done.

@@ -4,6 +4,7 @@
 package kernelxc
 
 import (
+	"context"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -25,6 +26,9 @@ type options struct {
 	logger logrus.FieldLogger
 	grace  time.Duration
 	scan   func() ([]*kernel.NetNS, error)
+	// deleteByMark is kernel.DeleteByMark; tests make it fail.
+	deleteByMark func(context.Context, logrus.FieldLogger, *kernel.NetNS, kernel.Mark) (int, error)
+	stateDir     string
 
 	wgKeys      WireGuardKeys
 	wgKeepalive time.Duration
@@ -42,3 +46,12 @@ func WithLogger(l logrus.FieldLogger) Option { return func(o *options) { o.logge
 // WithAdoptionGrace sets how long Start keeps links of an earlier run for
 // adoption before pruning the unclaimed ones; 0 prunes at once.
 func WithAdoptionGrace(d time.Duration) Option { return func(o *options) { o.grace = d } }
+
+// WithStateDir makes the data plane remember the namespaces of its
+// connections across restarts: it pins each one (a bind mount of its nsfs
+// file) under dir while a connection of this owner uses it, and Start and
+// Prune look for leftovers in the pinned namespaces as well as in the ones
+// the scan of /proc and /run/netns finds. Data planes of different owners
+// may share dir. Empty (the default): nothing is pinned. See "Remembered
+// namespaces" in the package documentation for what it guarantees.
+func WithStateDir(dir string) Option { return func(o *options) { o.stateDir = dir } }

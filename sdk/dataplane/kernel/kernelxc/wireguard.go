@@ -152,17 +152,3 @@ func (d *Dataplane) closeTunnel(id string) {
 		t.Close()
 	}
 }
-
-// Close stops every WireGuard tunnel, which removes their interfaces: they
-// live in this process and cannot outlive it anyway. Veth pairs and vxlan
-// devices stay for the next run to adopt. Program must not be called after
-// Close.
-func (d *Dataplane) Close() {
-	d.mu.Lock()
-	tunnels := d.tunnels
-	d.tunnels = make(map[string]*wgdp.Tunnel)
-	d.mu.Unlock()
-	for _, t := range tunnels {
-		t.Close()
-	}
-}
