@@ -168,7 +168,7 @@ for i in 1 2; do
 	start "nsmgr$i" "$node" cmd-nsmgr NSM_NAME="nsmgr$i" \
 		NSM_LISTEN_ON="unix://$SOCK/nsmgr$i.sock,tcp://192.0.2.$i:5001" NSM_REGISTRY_URL=tcp://192.0.2.1:5002
 	start "forwarder$i" "$node" cmd-forwarder-kernel NSM_NAME="$PREFIX-fwd$i" NSM_LISTEN_ON="unix://$SOCK/fwd$i.sock" \
-		NSM_CONNECT_TO="unix://$SOCK/nsmgr$i.sock" NSM_TUNNEL_IP="192.0.2.$i"
+		NSM_CONNECT_TO="unix://$SOCK/nsmgr$i.sock" NSM_TUNNEL_IP="192.0.2.$i" NSM_STATE_DIR="$RUN/state"
 done
 wait_log registry "listening on"
 for i in 1 2; do

@@ -255,6 +255,8 @@ func (m *Mesh) startForwarder(n *Node) (*Proc, error) {
 		"NSM_LISTEN_ON=" + n.ForwarderURL,
 		"NSM_CONNECT_TO=" + n.NsmgrURL,
 		"NSM_TUNNEL_IP=" + n.IP,
+		// Pins of the workloads' namespaces stay in the mesh's directory.
+		"NSM_STATE_DIR=" + filepath.Join(m.Dir, "state"),
 	}, m.ForwarderEnv...)
 	if m.Pprof {
 		env = append(env, "NSM_PPROF_ENABLED=true", "NSM_PPROF_LISTEN_ON="+ForwarderPprof)
