@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright (c) 2026 The nsmesh Authors
+
+package vppxc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"go.fd.io/govpp/binapi/tapv2"
+
+	"github.com/nsmesh/nsmesh/apis/networkservice/payload"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppxc"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces and TUN/TAP devices")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skip("needs /dev/net/tun to stand in for VPP's taps")
+	}
+}
+
+// newNS creates the named namespace nsmv-<pid>-<tag> and removes it when
+// the test ends.
+func newNS(t *testing.T, tag string) string {
+	t.Helper()
+	name := fmt.Sprintf("nsmv-%d-%s", os.Getpid()%100000, tag)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer func() { _ = orig.Close() }()
+		h, err := netns.NewNamed(name)
+		if err == nil {
+			_ = h.Close()
+		}
+		if serr := netns.Set(orig); serr != nil {
+			errc <- errors.Join(err, serr) // the thread stays locked and dies
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("create netns %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = netns.DeleteNamed(name) })
+	return "/run/netns/" + name
+}
+
+func nsHandle(t *testing.T, path string) *netlink.Handle {
+	t.Helper()
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ns.Close() }()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// makeHostSide does in the workload's namespace what VPP's tap_create_v3
+// does: a TUN or TAP device with the requested name and MTU.
+func makeHostSide(req *tapv2.TapCreateV3) error {
+	ns, err := kernel.OpenNetNS(req.HostNamespace)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ns.Close() }()
+	mode := netlink.TUNTAP_MODE_TAP
+	if req.TapFlags&tapv2.TAP_API_FLAG_TUN != 0 {
+		mode = netlink.TUNTAP_MODE_TUN
+	}
+	return ns.Do(func() error {
+		attrs := netlink.NewLinkAttrs()
+		attrs.Name, attrs.MTU = req.HostIfName, int(req.HostMtuSize)
+		return netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: attrs, Mode: mode, Flags: netlink.TUNTAP_DEFAULTS})
+	})
+}
+
+func removeHostSide(i *fakeIf) {
+	ns, err := netns.GetFromPath(i.tap.HostNamespace)
+	if err != nil {
+		return
+	}
+	defer func() { _ = ns.Close() }()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	if l, err := h.LinkByName(i.tap.HostIfName); err == nil {
+		_ = h.LinkDel(l)
+	}
+}
+
+// TestWorkloadSide runs the real workload-side configuration of
+// sdk/dataplane/kernel on taps that the fake VPP makes as VPP would (a
+// TUN/TAP device in the namespace named by host_namespace).
+func TestWorkloadSide(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name    string
+		payload string
+		wantTUN bool
+	}{
+		{name: "IP", payload: payload.IP, wantTUN: true},
+		{name: "ETHERNET", payload: payload.Ethernet},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clientNS, endpointNS := newNS(t, fmt.Sprintf("c%d", i)), newNS(t, fmt.Sprintf("e%d", i))
+			fake := newFakeVPP(t)
+			fake.onTap, fake.onTapDelete = makeHostSide, removeHostSide
+			dp := newDataplane(t, fake.connect(t))
+			p := newPair("conn-ns", tt.payload, dualStack(1400), kernelMech(clientNS, "nsc-ns"), kernelMech(endpointNS, "nse-ns"))
+			ctx := context.Background()
+			if err := dp.Program(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			for _, side := range []struct {
+				ns, name, own, peer string
+			}{
+				{clientNS, "nsc-ns", "10.0.0.1/32", "10.0.0.2"},
+				{endpointNS, "nse-ns", "10.0.0.2/32", "10.0.0.1"},
+			} {
+				h := nsHandle(t, side.ns)
+				l, err := h.LinkByName(side.name)
+				if err != nil {
+					t.Fatalf("%s in %s: %v", side.name, side.ns, err)
+				}
+				tun, _ := l.(*netlink.Tuntap)
+				if tun == nil || (tun.Mode == netlink.TUNTAP_MODE_TUN) != tt.wantTUN {
+					t.Errorf("%s is %s, want TUN %v", side.name, l.Type(), tt.wantTUN)
+				}
+				if l.Attrs().MTU != 1400 || l.Attrs().Flags&net.FlagUp == 0 {
+					t.Errorf("%s: MTU %d, up %v; want 1400, up", side.name, l.Attrs().MTU, l.Attrs().Flags&net.FlagUp != 0)
+				}
+				addrs, err := h.AddrList(l, netlink.FAMILY_V4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(addrs) != 1 || addrs[0].IPNet.String() != side.own {
+					t.Errorf("%s addresses %v, want %s", side.name, addrs, side.own)
+				}
+				routes, err := h.RouteGet(net.ParseIP(side.peer))
+				if err != nil || len(routes) == 0 || routes[0].LinkIndex != l.Attrs().Index {
+					t.Errorf("route to the peer %s: %v, %v; want through %s", side.peer, routes, err, side.name)
+				}
+			}
+			// A refresh changes nothing in the namespaces.
+			if err := dp.Program(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if err := dp.Unprogram(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			for _, ns := range []string{clientNS, endpointNS} {
+				links, err := nsHandle(t, ns).LinkList()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.ContainsFunc(links, func(l netlink.Link) bool { return l.Type() == "tuntap" }) {
+					t.Errorf("a tap is left in %s after Unprogram", ns)
+				}
+			}
+		})
+	}
+}
+
+// TestRealVPP programs a local connection through a running VPP.
+func TestRealVPP(t *testing.T) {
+	if _, err := exec.LookPath("vpp"); err != nil {
+		t.Skip("needs a real VPP: no vpp binary on PATH")
+	}
+	if _, err := os.Stat(vpp.DefaultSocketPath); err != nil {
+		t.Skipf("needs a running VPP: no API socket at %s", vpp.DefaultSocketPath)
+	}
+	requireRoot(t)
+	ctx := context.Background()
+	conn, err := vpp.Dial(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = vpp.Close(conn) }()
+	clientNS, endpointNS := newNS(t, "vc"), newNS(t, "ve")
+	dp := newDataplane(t, conn, vppxc.WithOwner(fmt.Sprintf("test-%d", os.Getpid())), vppxc.WithAdoptionGrace(0))
+	p := newPair("conn-real", payload.IP, dualStack(0), kernelMech(clientNS, "nsc-real"), kernelMech(endpointNS, "nse-real"))
+	if err := dp.Program(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := dp.Unprogram(ctx, p); err != nil {
+			t.Error(err)
+		}
+	}()
+	if _, err := nsHandle(t, clientNS).LinkByName("nsc-real"); err != nil {
+		t.Errorf("VPP made no tap in the client's namespace: %v", err)
+	}
+}
