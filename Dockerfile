@@ -2,7 +2,8 @@
 # Copyright (c) 2026 The nsmesh Authors
 #
 # One image per component, each a target of this file:
-#   registry, nsmgr, forwarder-kernel, nse-icmp, nsc, nsc-debug, nsmctl
+#   registry, nsmgr, forwarder-kernel, forwarder-vpp, nse-icmp, nsc, nsc-debug,
+#   nsmctl
 # Every image is FROM scratch: one static binary, /healthcheck (a
 # grpc.health.v1 probe, hack/healthcheck) and, for nsc-debug only, busybox
 # for a shell, ping and ip.
@@ -88,6 +89,20 @@ COPY --from=binaries /out/bin/forwarder-kernel /forwarder-kernel
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
     CMD ["/healthcheck", "-default", "unix:///var/lib/networkservicemesh/forwarder.sock"]
 ENTRYPOINT ["/forwarder-kernel"]
+
+# VPP is not in this image: the forwarder attaches to an external VPP
+# through its API socket (NSM_VPP_API_SOCKET, default
+# /var/run/vpp/external/vpp-api.sock: mount the directory of the VPP's
+# socksvr socket there). Without that socket it exits at start, saying so; it
+# can start a VPP of its own only where a vpp executable exists, which is not
+# the case here.
+FROM scratch AS forwarder-vpp
+COPY --from=binaries /out/rootfs/ /
+COPY --from=binaries /out/bin/healthcheck /healthcheck
+COPY --from=binaries /out/bin/forwarder-vpp /forwarder-vpp
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["/healthcheck", "-default", "unix:///var/lib/networkservicemesh/forwarder.sock"]
+ENTRYPOINT ["/forwarder-vpp"]
 
 FROM scratch AS nse-icmp
 COPY --from=binaries /out/rootfs/ /

@@ -18,7 +18,7 @@
 # POSIX sh on purpose: the Go-image build may not have bash.
 set -eu
 
-ALL_TARGETS="registry nsmgr forwarder-kernel nse-icmp nsc nsc-debug nsmctl"
+ALL_TARGETS="registry nsmgr forwarder-kernel forwarder-vpp nse-icmp nsc nsc-debug nsmctl"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
