@@ -59,7 +59,10 @@ func Configure(ctx context.Context, log logrus.FieldLogger, ns *NetNS, name stri
 //   - permanent neighbours: set as listed, other permanent entries removed.
 //
 // The interface need not have been created by this package. Deleting the
-// interface removes everything Apply added.
+// interface removes everything Apply added. Reading the interface's state
+// costs the same however many other interfaces ns holds wherever the kernel
+// filters dumps by interface (Linux 4.20 and later; see the package
+// documentation).
 func (c InterfaceConfig) Apply(ctx context.Context, log logrus.FieldLogger, ns *NetNS, name string) error {
 	start := time.Now()
 	wrap := func(err error) error { return fmt.Errorf("kernel: configure %s/%s: %w", ns, name, err) }
@@ -67,16 +70,19 @@ func (c InterfaceConfig) Apply(ctx context.Context, log logrus.FieldLogger, ns *
 		return wrap(err)
 	}
 	log = logger(log).WithFields(logrus.Fields{"netns": ns.String(), "if": name})
-	h, err := ns.handle()
+	conn, err := ns.openLinkConn()
 	if err != nil {
 		return wrap(err)
 	}
-	defer h.Close()
+	defer conn.Close()
+	h := conn.h
+	// A lookup by name, not a dump: it costs the same however many links
+	// the namespace holds.
 	l, err := h.LinkByName(name)
 	if err != nil {
 		return wrap(err)
 	}
-	a := &applier{h: h, ns: ns, link: l}
+	a := &applier{h: h, conn: conn, ns: ns, link: l}
 	if c.MTU > 0 && l.Attrs().MTU != c.MTU {
 		if err := h.LinkSetMTU(l, c.MTU); err != nil {
 			return wrap(fmt.Errorf("set mtu %d: %w", c.MTU, err))
@@ -99,7 +105,7 @@ func (c InterfaceConfig) Apply(ctx context.Context, log logrus.FieldLogger, ns *
 		}
 	}
 	entry := log.WithFields(logrus.Fields{"addrs": c.Addrs, "routes": len(c.Routes), "neighbors": len(c.Neighbors),
-		"mtu": c.MTU, "changes": a.changes, "duration": time.Since(start)})
+		"mtu": c.MTU, "changes": a.changes, "filtered_dumps": conn.strict, "duration": time.Since(start)})
 	if a.changes > 0 {
 		entry.Info("kernel: configured interface")
 	} else {
@@ -110,13 +116,14 @@ func (c InterfaceConfig) Apply(ctx context.Context, log logrus.FieldLogger, ns *
 
 type applier struct {
 	h       *netlink.Handle
+	conn    *linkConn // reads: see linkConn
 	ns      *NetNS
 	link    netlink.Link
 	changes int
 }
 
 func (a *applier) addrs(ctx context.Context, want []netip.Prefix) error {
-	cur, err := retryDump(func() ([]netlink.Addr, error) { return a.h.AddrList(a.link, netlink.FAMILY_ALL) })
+	cur, err := a.conn.addrs(a.link, netlink.FAMILY_ALL)
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}
@@ -205,7 +212,7 @@ func (a *applier) waitUsable(ctx context.Context, pending []netip.Prefix) error 
 		defer cancel()
 	}
 	for {
-		cur, err := retryDump(func() ([]netlink.Addr, error) { return a.h.AddrList(a.link, netlink.FAMILY_V6) })
+		cur, err := a.conn.addrs(a.link, netlink.FAMILY_V6)
 		if err != nil {
 			return fmt.Errorf("list addresses: %w", err)
 		}
@@ -238,11 +245,7 @@ func (a *applier) waitUsable(ctx context.Context, pending []netip.Prefix) error 
 
 func (a *applier) routes(want []Route) error {
 	idx := a.link.Attrs().Index
-	filter := &netlink.Route{LinkIndex: idx, Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN}
-	cur, err := retryDump(func() ([]netlink.Route, error) {
-		return a.h.RouteListFiltered(netlink.FAMILY_ALL, filter,
-			netlink.RT_FILTER_OIF|netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
-	})
+	cur, err := a.conn.routes(idx, RouteProtocol)
 	if err != nil {
 		return fmt.Errorf("list routes: %w", err)
 	}
@@ -306,7 +309,7 @@ func sameGateway(old netlink.Route, r Route) bool {
 
 func (a *applier) neighbors(want []Neighbor) error {
 	idx := a.link.Attrs().Index
-	cur, err := retryDump(func() ([]netlink.Neigh, error) { return a.h.NeighList(idx, netlink.FAMILY_ALL) })
+	cur, err := a.conn.neighbors(idx)
 	if err != nil {
 		return fmt.Errorf("list neighbours: %w", err)
 	}

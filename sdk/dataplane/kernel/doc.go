@@ -50,6 +50,16 @@
 //   - Concurrency. All functions may run concurrently for different
 //     connections; netlink dumps interrupted by concurrent changes are
 //     retried.
+//   - Cost. Apply reads only its own interface: the link by name, and
+//     address, route and neighbour dumps that the kernel filters by
+//     interface (strict checking, NETLINK_GET_STRICT_CHK, Linux 4.20 and
+//     later), so configuring one interface costs the same however many
+//     others the namespace holds, and the small answers are rarely
+//     interrupted by changes elsewhere. On an older kernel, or if the kernel
+//     rejects a filtered request, Apply falls back for the rest of the
+//     process to dumping the whole namespace and filtering here, which grows
+//     with the namespace. List, Prune and DeleteByMark always dump every
+//     link of the namespace.
 //
 // Not implemented: ip_context.policies (policy routing; ignored with a
 // warning), VLAN, the routeLocalNet and IPTables4NatTemplate parameters,
