@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 
 func TestBadConfigurationExitsWithTwo(t *testing.T) {
 	for _, tt := range []struct{ env, want string }{
-		{"NSM_VPP_INIT=AF_XDP", `forwarder-vpp: config: NSM_VPP_INIT="AF_XDP": AF_XDP is not implemented yet; use NONE and give VPP its uplink yourself (NSM_TUNNEL_IP is then an address VPP owns)` + "\n"},
+		{"NSM_VPP_INIT=AF_XDP", `forwarder-vpp: config: NSM_VPP_INIT="AF_XDP": AF_XDP is not implemented yet; use AF_PACKET, or NONE and give VPP its uplink yourself (NSM_TUNNEL_IP is then an address VPP owns)` + "\n"},
 		{"NSM_VPP_MIN_OPERATION_TIMEOUT=-1s", `forwarder-vpp: config: NSM_VPP_MIN_OPERATION_TIMEOUT="-1s": must be positive` + "\n"},
 		{"NSM_NAME=fwd", "forwarder-vpp: config: spiffe: no identity: set SPIFFE_ENDPOINT_SOCKET (SPIFFE Workload API), NSM_SVID_DIR (a directory with svid.pem, svid_key.pem, bundle.pem; `nsmctl devca` makes one) or NSM_INSECURE=true (plaintext, development only)\n"},
 	} {

@@ -2,7 +2,8 @@
 // Copyright (c) 2026 The nsmesh Authors
 
 // Package app runs the VPP forwarder: it attaches to an external VPP or
-// starts a local one, then serves the sdk forwarder chain with the VPP data
+// starts a local one, attaches VPP to the node's uplink when
+// NSM_VPP_INIT=AF_PACKET, then serves the sdk forwarder chain with the VPP data
 // plane (taps into workload namespaces, VXLAN and WireGuard tunnels,
 // cross-connects in VPP), fd passing, gRPC health, and its registration at
 // the nsmgr. It stops when ctx ends or when VPP goes away.
@@ -143,9 +144,22 @@ func Serve(ctx context.Context, cfg *config.Config, conn api.Connection, logger 
 	gen := ident.TokenGenerator()
 	dialOpts := append(fdpass.DialOptions(ident.ClientCredentials()), grpc.WithPerRPCCredentials(ident.PerRPCCredentials()))
 
-	remote, err := newTunnels(cfg, cfg.TunnelIP, log)
+	// With AF_PACKET, VPP gets the node's uplink before anything else, and
+	// the tunnels start on its address with its MTU.
+	tunnelIP, underlayMTU := cfg.TunnelIP, 0
+	if cfg.VPP.Init == config.InitAFPacket {
+		res, err := initUplink(ctx, cfg, conn, log)
+		if err != nil {
+			return err
+		}
+		tunnelIP, underlayMTU = res.TunnelIP, res.MTU
+	}
+	remote, err := newTunnels(cfg, tunnelIP, log)
 	if err != nil {
 		return err
+	}
+	if underlayMTU > 0 {
+		remote.dpOpts = append(remote.dpOpts, vppxc.WithUnderlayMTU(underlayMTU))
 	}
 	// New finds what an earlier run of this forwarder left in VPP (first
 	// dump) and keeps it for adoption during the grace.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +36,8 @@ import (
 	"github.com/nsmesh/nsmesh/cmd-forwarder-vpp/internal/app"
 	"github.com/nsmesh/nsmesh/cmd-forwarder-vpp/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppinit"
+	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/sandbox"
 	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
@@ -62,11 +65,33 @@ type mockVPP struct {
 	pingRetval atomic.Int32
 	// versionRetval is the retval of the show_version reply.
 	versionRetval int32
+	// uplink makes it answer vppinit's messages; refuse names one it
+	// refuses with retval -1.
+	uplink bool
+	refuse string
 }
+
+// replies are the reply types by message name.
+var replies = func() map[string]reflect.Type {
+	out := make(map[string]reflect.Type)
+	for _, msgs := range api.GetRegisteredMessages() {
+		for _, m := range msgs {
+			if m.GetMessageType() == api.ReplyMessage {
+				out[m.GetMessageName()] = reflect.TypeOf(m).Elem()
+			}
+		}
+	}
+	return out
+}()
 
 func newMockVPP(t *testing.T, versionRetval int32) (*mockVPP, api.Connection) {
 	t.Helper()
-	m := &mockVPP{VppAdapter: mock.NewVppAdapter(), versionRetval: versionRetval}
+	return startMockVPP(t, &mockVPP{versionRetval: versionRetval})
+}
+
+func startMockVPP(t *testing.T, m *mockVPP) (*mockVPP, api.Connection) {
+	t.Helper()
+	m.VppAdapter = mock.NewVppAdapter()
 	m.MockReplyHandler(func(req mock.MessageDTO) ([]byte, uint16, bool) {
 		if req.MsgName == "" {
 			// The mock hard-codes the IDs of control_ping and
@@ -87,6 +112,14 @@ func newMockVPP(t *testing.T, versionRetval int32) (*mockVPP, api.Connection) {
 		case strings.HasSuffix(req.MsgName, "_dump"):
 			// No details: the control ping that follows ends the dump.
 			return nil, 0, false
+		case m.uplink && replies[req.MsgName+"_reply"] != nil:
+			// NSM_VPP_INIT=AF_PACKET: the messages of vppinit succeed,
+			// unless refused.
+			r := reflect.New(replies[req.MsgName+"_reply"]).Interface().(api.Message)
+			if req.MsgName == m.refuse {
+				reflect.ValueOf(r).Elem().FieldByName("Retval").SetInt(-1)
+			}
+			reply = r
 		default:
 			t.Errorf("the forwarder sent %s at start", req.MsgName)
 			return nil, 0, false
@@ -406,5 +439,109 @@ func TestRunWaitsForTheExternalVPP(t *testing.T) {
 	}
 	if !logged(hook, "stopped before VPP answered") {
 		t.Error("the stop is not logged")
+	}
+}
+
+// testUplink stands for the kernel's uplink in the AF_PACKET tests.
+func testUplink(tunnelIP net.IP) (*vppinit.Uplink, error) {
+	if tunnelIP != nil && !tunnelIP.Equal(net.ParseIP("192.0.2.10")) {
+		return nil, fmt.Errorf("vppinit: NSM_TUNNEL_IP %s: %w", tunnelIP, vppinit.ErrNoUplink)
+	}
+	return &vppinit.Uplink{Name: "eth0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 10}, MTU: 9000,
+		Addr:       &net.IPNet{IP: net.ParseIP("192.0.2.10").To4(), Mask: net.CIDRMask(24, 32)},
+		Neighbours: []vppinit.Neighbour{{IP: net.ParseIP("192.0.2.1"), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}}},
+		Routes:     []vppinit.Route{{Dst: &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, Gw: net.ParseIP("192.0.2.1")}},
+	}, nil
+}
+
+// With NSM_VPP_INIT=AF_PACKET the forwarder attaches VPP to the uplink
+// after show_version and before its data plane looks for interfaces and it
+// registers; the tunnels use the uplink's address.
+func TestServeAFPacket(t *testing.T) {
+	defer app.SetDiscoverUplink(testUplink)()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := sandbox.New(ctx, t, sandbox.WithForwardersPerNode(0), sandbox.WithMTLS())
+	cfg := forwarderConfig(t, d)
+	cfg.VPP.Init = config.InitAFPacket
+	cfg.TunnelIP = nil // found on the default-route link
+	cfg.WireguardPorts = wireguard.DefaultPortRange
+	m, conn := startMockVPP(t, &mockVPP{uplink: true})
+	logger, hook := testLogger()
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- app.Serve(runCtx, cfg, conn, logger) }()
+	waitLogged(t, hook, "registered", 15*time.Second)
+	want := []string{"show_version",
+		"af_packet_dump", "af_packet_create_v3", "sw_interface_set_mtu",
+		"acl_dump", "acl_add_replace", "acl_add_replace", "acl_add_replace", "acl_add_replace", "acl_interface_set_acl_list",
+		"sw_interface_set_flags", "ip_neighbor_add_del", "ip_address_dump", "sw_interface_add_del_address", "ip_route_add_del",
+		"sw_interface_dump"}
+	if got := m.Requests(); !slices.Equal(got, want) {
+		t.Errorf("requests to VPP\n got %v\nwant %v", got, want)
+	}
+	var attached, tunnels logrus.Fields
+	for _, e := range hook.AllEntries() {
+		switch e.Message {
+		case "uplink attached to VPP":
+			attached = e.Data
+		case "remote connections: WireGuard for IP payload, VXLAN for ETHERNET payload or label " + wireguard.MechanismLabel + "=vxlan":
+			tunnels = e.Data
+		}
+	}
+	if fmt.Sprint(attached["mtu"]) != "9000" || fmt.Sprint(attached["tunnel_ip"]) != "192.0.2.10" {
+		t.Errorf("attach logged as %v", attached)
+	}
+	if tunnels["tunnel_ip"] != "192.0.2.10" {
+		t.Errorf("tunnels not on the uplink's address: %v", tunnels)
+	}
+	stop()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after cancellation")
+	}
+}
+
+// An uplink that cannot be found or attached stops the forwarder before it
+// serves.
+func TestServeAFPacketFailures(t *testing.T) {
+	defer app.SetDiscoverUplink(testUplink)()
+	for _, tc := range []struct {
+		name     string
+		tunnelIP string
+		refuse   string
+		want     string
+	}{
+		{name: "no uplink", tunnelIP: "198.51.100.7",
+			want: "app: NSM_VPP_INIT=AF_PACKET: vppinit: NSM_TUNNEL_IP 198.51.100.7: no uplink"},
+		{name: "VPP refuses", tunnelIP: "192.0.2.10", refuse: "af_packet_create_v3",
+			want: "app: NSM_VPP_INIT=AF_PACKET on eth0: vppinit: af_packet_create_v3: VPP refused (retval -1)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			d := sandbox.New(ctx, t, sandbox.WithForwardersPerNode(0), sandbox.WithMTLS())
+			cfg := forwarderConfig(t, d)
+			cfg.VPP.Init = config.InitAFPacket
+			cfg.TunnelIP = net.ParseIP(tc.tunnelIP)
+			m, conn := startMockVPP(t, &mockVPP{uplink: true, refuse: tc.refuse})
+			logger, _ := testLogger()
+			err := app.Serve(ctx, cfg, conn, logger)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("Serve: %v, want %q", err, tc.want)
+			}
+			if _, err := os.Stat(cfg.ListenOn.Path); !os.IsNotExist(err) {
+				t.Errorf("it served: %v", err)
+			}
+			if slices.Contains(m.Requests(), "sw_interface_dump") {
+				t.Errorf("the data plane started: %v", m.Requests())
+			}
+		})
 	}
 }

@@ -5,12 +5,14 @@ package app
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/nsmesh/nsmesh/cmd-forwarder-vpp/internal/config"
 	"github.com/nsmesh/nsmesh/cmd-forwarder-vpp/internal/vppstart"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppinit"
 )
 
 // StartOrAttach exposes startOrAttach: the socket to dial and the local VPP
@@ -29,4 +31,11 @@ func SetProbe(every time.Duration, failures int) (restore func()) {
 	oldEvery, oldFailures := probeEvery, probeFailures
 	probeEvery, probeFailures = every, failures
 	return func() { probeEvery, probeFailures = oldEvery, oldFailures }
+}
+
+// SetDiscoverUplink replaces how the uplink is read from the kernel.
+func SetDiscoverUplink(f func(tunnelIP net.IP) (*vppinit.Uplink, error)) (restore func()) {
+	old := discoverUplink
+	discoverUplink = f
+	return func() { discoverUplink = old }
 }

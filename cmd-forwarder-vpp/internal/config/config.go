@@ -5,7 +5,7 @@
 // variables (upstream cmd-forwarder-vpp's names and defaults where they
 // apply) and checks them, so that a mistake stops the process at start with
 // one clear line. Values this forwarder does not implement yet
-// (NSM_VPP_INIT=AF_PACKET or AF_XDP) are refused here rather than ignored.
+// (NSM_VPP_INIT=AF_XDP) are refused here rather than ignored.
 package config
 
 import (
@@ -30,16 +30,21 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
 )
 
-// InitNone is the only NSM_VPP_INIT value implemented: VPP's uplink is left
-// as whoever runs VPP configured it.
-const InitNone = "NONE"
+// NSM_VPP_INIT values implemented.
+const (
+	// InitNone leaves VPP's uplink as whoever runs VPP configured it.
+	InitNone = "NONE"
+	// InitAFPacket attaches VPP to the node's uplink with an af_packet
+	// interface at start (sdk/dataplane/vpp/vppinit).
+	InitAFPacket = "AF_PACKET"
+)
 
 // env is the raw environment, as envconfig decodes it.
 type env struct {
 	Name             string          `default:"forwarder" desc:"forwarder name: path segment, registration name, owner in the tags of its VPP interfaces"`
 	ListenOn         string          `default:"unix:///var/lib/networkservicemesh/forwarder.sock" split_words:"true" desc:"unix:// socket the nsmgr reaches the forwarder on (fd passing needs a unix socket)"`
 	ConnectTo        string          `default:"unix:///var/lib/networkservicemesh/nsm.io.sock" split_words:"true" desc:"URL of the local nsmgr (unix:// or tcp://)"`
-	TunnelIP         string          `split_words:"true" desc:"address VPP terminates WireGuard and VXLAN tunnels on; empty: local connections only (with NSM_VPP_INIT=NONE the forwarder cannot know which address VPP answers on)"`
+	TunnelIP         string          `split_words:"true" desc:"address VPP terminates WireGuard and VXLAN tunnels on; with NSM_VPP_INIT=AF_PACKET an address of the uplink (empty: that of the default-route link); with NONE an address VPP owns (empty: local connections only)"`
 	VxlanPort        uint16          `default:"4789" split_words:"true" desc:"UDP port of VXLAN tunnels (both ends use the same port)"`
 	WireguardPorts   string          `default:"51820-52819" split_words:"true" desc:"UDP ports of WireGuard tunnels, first-last (each remote connection takes one on each node); empty: no WireGuard, remote connections use VXLAN"`
 	VxlanFallback    bool            `default:"false" split_words:"true" desc:"offer VXLAN after WireGuard for IP payload, so that a peer forwarder without WireGuard still connects, unencrypted"`
@@ -52,7 +57,7 @@ type env struct {
 	PprofListenOn    string          `default:"localhost:6060" split_words:"true" desc:"host:port of the pprof server"`
 
 	VPPAPISocket           string        `default:"/var/run/vpp/external/vpp-api.sock" envconfig:"VPP_API_SOCKET" desc:"API socket of an external VPP: attached to when the file exists at start; otherwise a local VPP is started"`
-	VPPInit                string        `default:"NONE" envconfig:"VPP_INIT" desc:"how VPP's uplink is set up: only NONE (left as it is) is implemented; AF_PACKET and AF_XDP are refused"`
+	VPPInit                string        `default:"NONE" envconfig:"VPP_INIT" desc:"how VPP's uplink is set up: NONE (left as it is) or AF_PACKET (VPP attached to the node's uplink at start); AF_XDP is refused"`
 	VPPMinOperationTimeout time.Duration `default:"2s" envconfig:"VPP_MIN_OPERATION_TIMEOUT" desc:"every VPP API call gets at least this long, even when its caller's deadline is nearer"`
 	VPPBinary              string        `default:"vpp" envconfig:"VPP_BINARY" desc:"VPP executable (a name is looked up in PATH) started when there is no external VPP"`
 	VPPRootDir             string        `default:"/" envconfig:"VPP_ROOT_DIR" desc:"root of a local VPP's files: etc/vpp/helper/vpp.conf (written when missing), var/run/vpp/{api,cli,stats}.sock, var/log/vpp/vpp.log"`
@@ -87,7 +92,7 @@ type Config struct {
 type VPP struct {
 	// APISocket is the external VPP's API socket (absolute path).
 	APISocket string
-	// Init is InitNone, the only value implemented.
+	// Init is InitNone or InitAFPacket.
 	Init                string
 	MinOperationTimeout time.Duration
 	// Binary is the VPP executable for a local VPP, as given (a bare name is
@@ -194,14 +199,14 @@ func (e env) check() (*Config, error) {
 
 func (e env) checkVPP(v *VPP, bad func(key, value, why string, args ...any) error) error {
 	switch mode := strings.ToUpper(strings.TrimSpace(e.VPPInit)); mode {
-	case InitNone:
-		v.Init = InitNone
-	case "AF_PACKET", "AF_XDP":
-		// Upstream attaches VPP to the node's uplink with these; pretending
+	case InitNone, InitAFPacket:
+		v.Init = mode
+	case "AF_XDP":
+		// Upstream attaches VPP to the node's uplink with this; pretending
 		// to would leave tunnels without an underlay.
-		return bad("VPP_INIT", e.VPPInit, "%s is not implemented yet; use NONE and give VPP its uplink yourself (NSM_TUNNEL_IP is then an address VPP owns)", mode)
+		return bad("VPP_INIT", e.VPPInit, "AF_XDP is not implemented yet; use AF_PACKET, or NONE and give VPP its uplink yourself (NSM_TUNNEL_IP is then an address VPP owns)")
 	default:
-		return bad("VPP_INIT", e.VPPInit, "want NONE (AF_PACKET and AF_XDP are not implemented yet)")
+		return bad("VPP_INIT", e.VPPInit, "want NONE or AF_PACKET (AF_XDP is not implemented yet)")
 	}
 	if !filepath.IsAbs(e.VPPAPISocket) {
 		return bad("VPP_API_SOCKET", e.VPPAPISocket, "want an absolute path")

@@ -110,6 +110,16 @@ func TestFromEnv(t *testing.T) {
 				t.Errorf("init %q", c.VPP.Init)
 			}
 		}},
+		{"af_packet", map[string]string{"NSM_VPP_INIT": "af_packet"}, func(t *testing.T, c *config.Config) {
+			if c.VPP.Init != config.InitAFPacket || c.TunnelIP != nil {
+				t.Errorf("init %q, tunnel IP %v (empty: found at start)", c.VPP.Init, c.TunnelIP)
+			}
+		}},
+		{"af_packet with a tunnel IP", map[string]string{"NSM_VPP_INIT": "AF_PACKET", "NSM_TUNNEL_IP": "192.0.2.10"}, func(t *testing.T, c *config.Config) {
+			if c.VPP.Init != config.InitAFPacket || c.TunnelIP.String() != "192.0.2.10" {
+				t.Errorf("init %q, tunnel IP %v", c.VPP.Init, c.TunnelIP)
+			}
+		}},
 		{"grace follows the token lifetime", map[string]string{"NSM_MAX_TOKEN_LIFETIME": "3m"}, func(t *testing.T, c *config.Config) {
 			if c.AdoptionGrace != 3*time.Minute {
 				t.Errorf("grace %s", c.AdoptionGrace)
@@ -200,10 +210,10 @@ func TestFromEnvErrors(t *testing.T) {
 		{"NSM_ADOPTION_GRACE", "soon", "non-negative"},
 		{"NSM_PPROF_ENABLED", "sure", "NSM_PPROF_ENABLED"},
 		{"NSM_PPROF_LISTEN_ON", "6060", "host:port"},
-		{"NSM_VPP_INIT", "AF_PACKET", `NSM_VPP_INIT="AF_PACKET": AF_PACKET is not implemented yet; use NONE`},
-		{"NSM_VPP_INIT", "af_xdp", `NSM_VPP_INIT="af_xdp": AF_XDP is not implemented yet; use NONE`},
-		{"NSM_VPP_INIT", "DPDK", `NSM_VPP_INIT="DPDK": want NONE (AF_PACKET and AF_XDP are not implemented yet)`},
-		{"NSM_VPP_INIT", "", `NSM_VPP_INIT="": want NONE`},
+		{"NSM_VPP_INIT", "AF_XDP", `NSM_VPP_INIT="AF_XDP": AF_XDP is not implemented yet; use AF_PACKET, or NONE`},
+		{"NSM_VPP_INIT", "af_xdp", `NSM_VPP_INIT="af_xdp": AF_XDP is not implemented yet; use AF_PACKET, or NONE`},
+		{"NSM_VPP_INIT", "DPDK", `NSM_VPP_INIT="DPDK": want NONE or AF_PACKET (AF_XDP is not implemented yet)`},
+		{"NSM_VPP_INIT", "", `NSM_VPP_INIT="": want NONE or AF_PACKET`},
 		{"NSM_VPP_API_SOCKET", "vpp-api.sock", `NSM_VPP_API_SOCKET="vpp-api.sock": want an absolute path`},
 		{"NSM_VPP_API_SOCKET", "", "NSM_VPP_API_SOCKET"},
 		{"NSM_VPP_MIN_OPERATION_TIMEOUT", "0s", "NSM_VPP_MIN_OPERATION_TIMEOUT=\"0s\": must be positive"},

@@ -89,10 +89,10 @@ func TestREADMEExample(t *testing.T) {
 // TestREADMEErrorLine checks the error line the README quotes.
 func TestREADMEErrorLine(t *testing.T) {
 	clearEnv(t)
-	t.Setenv("NSM_VPP_INIT", "AF_PACKET")
+	t.Setenv("NSM_VPP_INIT", "AF_XDP")
 	_, err := config.FromEnv()
 	if err == nil {
-		t.Fatal("AF_PACKET accepted")
+		t.Fatal("AF_XDP accepted")
 	}
 	if line := "`forwarder-vpp: " + err.Error() + "`"; !strings.Contains(readme(t), line) {
 		t.Errorf("README does not quote the error as it is: %s", line)
