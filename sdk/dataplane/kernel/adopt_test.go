@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
 
 func ownedSummary(t *testing.T, ns *kernel.NetNS, owner string) []string {
@@ -33,15 +34,15 @@ func ownedSummary(t *testing.T, ns *kernel.NetNS, owner string) []string {
 // known are adopted, the rest are deleted, and another forwarder's links
 // are left alone.
 func TestRestartAdoptsOrPrunes(t *testing.T) {
-	requireRoot(t)
-	ctx, log := testCtx(t), testLogger(t)
-	cns, ens := newNS(t, "rc"), newNS(t, "re")
-	n := newTwoNodes(t, "rr", netip.MustParsePrefix("10.202.0.1/24"), netip.MustParsePrefix("10.202.0.2/24"))
+	netnstest.RequireRoot(t)
+	ctx, log := netnstest.Context(t), netnstest.Logger(t)
+	cns, ens := netnstest.New(t, "rc").NetNS, netnstest.New(t, "re").NetNS
+	n := netnstest.NewTwoNodes(t, "rr", netip.MustParsePrefix("10.202.0.1/24"), netip.MustParsePrefix("10.202.0.2/24"))
 	mine := func(c string) kernel.Mark { return kernel.Mark{Owner: "fwd-a", ConnID: c} }
 	keep := kernel.Veth{Mark: mine("keep"), A: kernel.Endpoint{NS: cns, Name: "nsm-keep"}, B: kernel.Endpoint{NS: ens, Name: "nsm-keep"}}
 	gone := kernel.Veth{Mark: mine("gone"), A: kernel.Endpoint{NS: cns, Name: "nsm-gone"}, B: kernel.Endpoint{NS: ens, Name: "nsm-gone"}}
-	remote := kernel.Vxlan{Mark: mine("remote"), Host: n.nodeA, End: kernel.Endpoint{NS: n.wA, Name: "nsm-r"},
-		VNI: 100, Local: n.ipA.AsSlice(), Remote: n.ipB.AsSlice()}
+	remote := kernel.Vxlan{Mark: mine("remote"), Host: n.NodeA.NetNS, End: kernel.Endpoint{NS: n.WA.NetNS, Name: "nsm-r"},
+		VNI: 100, Local: n.IPA.AsSlice(), Remote: n.IPB.AsSlice()}
 	theirs := kernel.Veth{Mark: kernel.Mark{Owner: "fwd-b", ConnID: "keep"},
 		A: kernel.Endpoint{NS: cns, Name: "other"}, B: kernel.Endpoint{NS: ens, Name: "other"}}
 	for _, v := range []kernel.Veth{keep, gone, theirs} {
@@ -55,7 +56,7 @@ func TestRestartAdoptsOrPrunes(t *testing.T) {
 	configureBoth(t, cns, "nsm-keep", ens, "nsm-keep", p2pContext())
 
 	// "Restart": nothing of the earlier run but the kernel state is used.
-	ours := map[kernel.NSID]string{cns.ID(): "client", ens.ID(): "endpoint", n.wA.ID(): "workload A", n.wB.ID(): "workload B"}
+	ours := map[kernel.NSID]string{cns.ID(): "client", ens.ID(): "endpoint", n.WA.NetNS.ID(): "workload A", n.WB.NetNS.ID(): "workload B"}
 	scanned, err := kernel.ScanNetNS()
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +101,7 @@ func TestRestartAdoptsOrPrunes(t *testing.T) {
 	if got, want := linkNames(t, cns), []string{"nsm-keep", "other"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("client links after prune = %v, want %v", got, want)
 	}
-	if got := linkNames(t, n.wA); len(got) != 0 {
+	if got := linkNames(t, n.WA.NetNS); len(got) != 0 {
 		t.Errorf("workload A links after prune = %v", got)
 	}
 
@@ -110,7 +111,7 @@ func TestRestartAdoptsOrPrunes(t *testing.T) {
 		t.Errorf("adopting = %+v, %v", res, err)
 	}
 	configureBoth(t, cns, "nsm-keep", ens, "nsm-keep", p2pContext())
-	if err := ping(cns, mustAddr("172.16.0.1/32"), mustAddr("172.16.0.0/32")); err != nil {
+	if err := netnstest.Ping(cns, mustAddr("172.16.0.1/32"), mustAddr("172.16.0.0/32"), 3); err != nil {
 		t.Errorf("adopted connection: %v", err)
 	}
 
@@ -128,9 +129,9 @@ func TestRestartAdoptsOrPrunes(t *testing.T) {
 // TestConcurrentConnections programs many connections between the same two
 // namespaces at once, which makes netlink dumps race with changes.
 func TestConcurrentConnections(t *testing.T) {
-	requireRoot(t)
-	ctx, log := testCtx(t), testLogger(t)
-	cns, ens := newNS(t, "cc"), newNS(t, "ce")
+	netnstest.RequireRoot(t)
+	ctx, log := netnstest.Context(t), netnstest.Logger(t)
+	cns, ens := netnstest.New(t, "cc").NetNS, netnstest.New(t, "ce").NetNS
 	const n = 24
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -160,7 +161,7 @@ func TestConcurrentConnections(t *testing.T) {
 					return
 				}
 			}
-			if err := ping(cns, netip.MustParseAddr(fmt.Sprintf("172.17.%d.1", i)), netip.MustParseAddr(fmt.Sprintf("172.17.%d.0", i))); err != nil {
+			if err := netnstest.Ping(cns, netip.MustParseAddr(fmt.Sprintf("172.17.%d.1", i)), netip.MustParseAddr(fmt.Sprintf("172.17.%d.0", i)), 3); err != nil {
 				errs[i] = err
 				return
 			}

@@ -14,15 +14,16 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
 
 // BenchmarkLocalVeth measures one local connection's data-plane cost:
 // create the pair (and, in the configure variant, apply the context to both
 // ends), then delete it.
 func BenchmarkLocalVeth(b *testing.B) {
-	requireRoot(b)
+	netnstest.RequireRoot(b)
 	ctx := context.Background()
-	cns, ens := newNS(b, "bc"), newNS(b, "be")
+	cns, ens := netnstest.New(b, "bc").NetNS, netnstest.New(b, "be").NetNS
 	v := kernel.Veth{Mark: kernel.Mark{Owner: "bench", ConnID: "c"},
 		A: kernel.Endpoint{NS: cns, Name: "nsm-b"}, B: kernel.Endpoint{NS: ens, Name: "nsm-b"}, MTU: 1446}
 	cc := p2pContext()
@@ -78,9 +79,9 @@ func BenchmarkLocalVeth(b *testing.B) {
 // BenchmarkVxlan measures creating a vxlan device from a node namespace
 // into a workload namespace and deleting it.
 func BenchmarkVxlan(b *testing.B) {
-	requireRoot(b)
+	netnstest.RequireRoot(b)
 	ctx := context.Background()
-	node, w := newNS(b, "bn"), newNS(b, "bw")
+	node, w := netnstest.New(b, "bn").NetNS, netnstest.New(b, "bw").NetNS
 	v := kernel.Vxlan{Mark: kernel.Mark{Owner: "bench", ConnID: "c"}, Host: node,
 		End: kernel.Endpoint{NS: w, Name: "nsm-vx"}, VNI: 9,
 		Local: netip.MustParseAddr("10.203.0.1").AsSlice(), Remote: netip.MustParseAddr("10.203.0.2").AsSlice(), MTU: 1450}
@@ -109,7 +110,7 @@ func BenchmarkVxlan(b *testing.B) {
 // already in place (reads only). Neither should grow with the number of
 // other interfaces.
 func BenchmarkConfigureCrowded(b *testing.B) {
-	requireRoot(b)
+	netnstest.RequireRoot(b)
 	ctx := context.Background()
 	cfg := func(k int) kernel.InterfaceConfig {
 		return kernel.InterfaceConfig{
@@ -132,8 +133,8 @@ func BenchmarkConfigureCrowded(b *testing.B) {
 		b.Run(fmt.Sprintf("others=%d", others), func(b *testing.B) {
 			// The other ends live in a second namespace, as the client ends
 			// of an endpoint's interfaces do.
-			ns, peers := newNS(b, fmt.Sprintf("bcr%d", others)), newNS(b, fmt.Sprintf("bcp%d", others))
-			h := handle(b, ns)
+			ns, peers := netnstest.New(b, fmt.Sprintf("bcr%d", others)).NetNS, netnstest.New(b, fmt.Sprintf("bcp%d", others)).NetNS
+			h := netnstest.Handle(b, ns)
 			for i := range others {
 				addConfiguredVeth(b, h, peers, fmt.Sprintf("v%d", i), i)
 			}

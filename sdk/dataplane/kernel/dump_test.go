@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
 
 // TestApplyAmongOtherInterfaces configures one interface of a namespace
@@ -23,7 +24,7 @@ import (
 // dumps, receives nothing about them. The whole-namespace fallback must
 // behave the same.
 func TestApplyAmongOtherInterfaces(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	for _, tc := range []struct {
 		name     string
 		filtered bool
@@ -34,9 +35,9 @@ func TestApplyAmongOtherInterfaces(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			restore := kernel.SetFilteredDumps(tc.filtered)
 			defer restore()
-			ctx, log := testCtx(t), testLogger(t)
-			ns, peers := newNS(t, fmt.Sprintf("crd%t", tc.filtered)), newNS(t, fmt.Sprintf("crp%t", tc.filtered))
-			h := handle(t, ns)
+			ctx, log := netnstest.Context(t), netnstest.Logger(t)
+			ns, peers := netnstest.New(t, fmt.Sprintf("crd%t", tc.filtered)).NetNS, netnstest.New(t, fmt.Sprintf("crp%t", tc.filtered)).NetNS
+			h := netnstest.Handle(t, ns)
 			const others = 5
 			for i := range others {
 				name := fmt.Sprintf("v%d", i)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
 
 func TestOpenNetNSForms(t *testing.T) {
@@ -102,8 +103,8 @@ func TestOpenNetNSErrors(t *testing.T) {
 }
 
 func TestDoEntersAndRestores(t *testing.T) {
-	requireRoot(t)
-	ns := newNS(t, "do")
+	netnstest.RequireRoot(t)
+	ns := netnstest.New(t, "do").NetNS
 	before, err := kernel.CurrentNetNS()
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +148,8 @@ func TestDoEntersAndRestores(t *testing.T) {
 }
 
 func TestScanNetNS(t *testing.T) {
-	requireRoot(t)
-	ns := newNS(t, "scan")
+	netnstest.RequireRoot(t)
+	ns := netnstest.New(t, "scan").NetNS
 	all, err := kernel.ScanNetNS()
 	if err != nil {
 		t.Fatalf("ScanNetNS: %v", err)

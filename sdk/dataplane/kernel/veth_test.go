@@ -4,29 +4,22 @@
 package kernel_test
 
 import (
-	"context"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // configureBoth applies cc to the client (src) and endpoint (dst) ends.
 func configureBoth(t *testing.T, cns *kernel.NetNS, cif string, ens *kernel.NetNS, eif string, cc *networkservice.ConnectionContext) {
 	t.Helper()
-	ctx, log := testCtx(t), testLogger(t)
+	ctx, log := netnstest.Context(t), netnstest.Logger(t)
 	if err := kernel.Configure(ctx, log, cns, cif, kernel.SideSrc, cc); err != nil {
 		t.Fatalf("configure client: %v", err)
 	}
@@ -36,9 +29,9 @@ func configureBoth(t *testing.T, cns *kernel.NetNS, cif string, ens *kernel.NetN
 }
 
 func TestLocalVeth(t *testing.T) {
-	requireRoot(t)
-	ctx, log := testCtx(t), testLogger(t)
-	cns, ens := newNS(t, "nsc"), newNS(t, "nse")
+	netnstest.RequireRoot(t)
+	ctx, log := netnstest.Context(t), netnstest.Logger(t)
+	cns, ens := netnstest.New(t, "nsc").NetNS, netnstest.New(t, "nse").NetNS
 	v := kernel.Veth{
 		Mark: kernel.Mark{Owner: "fwd-test", ConnID: "conn-local-1"},
 		A:    kernel.Endpoint{NS: cns, Name: "nsm-1"},
@@ -75,13 +68,13 @@ func TestLocalVeth(t *testing.T) {
 	if got := routes(t, cns, "nsm-1"); !reflect.DeepEqual(got, []string{"172.16.0.0/32"}) {
 		t.Errorf("client routes = %v", got)
 	}
-	if err := ping(cns, mustAddr("172.16.0.1/32"), mustAddr("172.16.0.0/32")); err != nil {
+	if err := netnstest.Ping(cns, mustAddr("172.16.0.1/32"), mustAddr("172.16.0.0/32"), 3); err != nil {
 		t.Errorf("client -> endpoint: %v", err)
 	}
-	if err := ping(ens, mustAddr("172.16.0.0/32"), mustAddr("172.16.0.1/32")); err != nil {
+	if err := netnstest.Ping(ens, mustAddr("172.16.0.0/32"), mustAddr("172.16.0.1/32"), 3); err != nil {
 		t.Errorf("endpoint -> client: %v", err)
 	}
-	if err := tcpTransfer(cns, mustAddr("172.16.0.1/32"), ens, mustAddr("172.16.0.0/32"), 4<<20); err != nil {
+	if err := netnstest.TCPEcho(cns, mustAddr("172.16.0.1/32"), ens, mustAddr("172.16.0.0/32"), randomData(4<<20)); err != nil {
 		t.Errorf("tcp client -> endpoint: %v", err)
 	}
 
@@ -123,20 +116,20 @@ func TestLocalVeth(t *testing.T) {
 		t.Errorf("client permanent neighbours = %v", got)
 	}
 	for _, ns := range []*kernel.NetNS{cns, ens} {
-		if l, err := handle(t, ns).LinkByName("nsm-1"); err != nil || l.Attrs().MTU != 1400 {
+		if l, err := netnstest.Handle(t, ns).LinkByName("nsm-1"); err != nil || l.Attrs().MTU != 1400 {
 			t.Errorf("mtu in %s: %v %v, want 1400", ns, l, err)
 		}
 	}
-	if err := ping(cns, mustAddr("172.16.1.1/32"), mustAddr("172.16.1.0/32")); err != nil {
+	if err := netnstest.Ping(cns, mustAddr("172.16.1.1/32"), mustAddr("172.16.1.0/32"), 3); err != nil {
 		t.Errorf("client -> endpoint after change: %v", err)
 	}
-	if err := ping(ens, mustAddr("fd00:1::/128"), mustAddr("fd00:1::1/128")); err != nil {
+	if err := netnstest.Ping(ens, mustAddr("fd00:1::/128"), mustAddr("fd00:1::1/128"), 3); err != nil {
 		t.Errorf("endpoint -> client over IPv6: %v", err)
 	}
-	if err := tcpTransfer(ens, mustAddr("fd00:1::/128"), cns, mustAddr("fd00:1::1/128"), 1<<20); err != nil {
+	if err := netnstest.TCPEcho(ens, mustAddr("fd00:1::/128"), cns, mustAddr("fd00:1::1/128"), randomData(1<<20)); err != nil {
 		t.Errorf("tcp over IPv6: %v", err)
 	}
-	if err := ping(cns, mustAddr("172.16.0.1/32"), mustAddr("172.16.0.0/32")); err == nil {
+	if err := netnstest.Ping(cns, mustAddr("172.16.0.1/32"), mustAddr("172.16.0.0/32"), 3); err == nil {
 		t.Errorf("the old address still answers")
 	}
 
@@ -168,7 +161,7 @@ func TestLocalVeth(t *testing.T) {
 // neighbours lists "ip mac" of permanent neighbour entries on name.
 func neighbours(t *testing.T, ns *kernel.NetNS, name string) []string {
 	t.Helper()
-	h := handle(t, ns)
+	h := netnstest.Handle(t, ns)
 	l, err := h.LinkByName(name)
 	if err != nil {
 		t.Fatal(err)
@@ -187,12 +180,12 @@ func neighbours(t *testing.T, ns *kernel.NetNS, name string) []string {
 }
 
 func TestVethForeignNamesAreNotTouched(t *testing.T) {
-	requireRoot(t)
-	ctx, log := testCtx(t), testLogger(t)
-	cns, ens := newNS(t, "fc"), newNS(t, "fe")
+	netnstest.RequireRoot(t)
+	ctx, log := netnstest.Context(t), netnstest.Logger(t)
+	cns, ens := netnstest.New(t, "fc").NetNS, netnstest.New(t, "fe").NetNS
 	// Somebody else's interface holds the endpoint-side name.
 	foreign := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "taken", Alias: "not-nsm"}, PeerName: "taken-peer"}
-	if err := handle(t, ens).LinkAdd(foreign); err != nil {
+	if err := netnstest.Handle(t, ens).LinkAdd(foreign); err != nil {
 		t.Fatal(err)
 	}
 	v := kernel.Veth{
@@ -229,9 +222,9 @@ func TestVethForeignNamesAreNotTouched(t *testing.T) {
 }
 
 func TestVethReplacesItsOwnStalePair(t *testing.T) {
-	requireRoot(t)
-	ctx, log := testCtx(t), testLogger(t)
-	cns, ens := newNS(t, "sc"), newNS(t, "se")
+	netnstest.RequireRoot(t)
+	ctx, log := netnstest.Context(t), netnstest.Logger(t)
+	cns, ens := netnstest.New(t, "sc").NetNS, netnstest.New(t, "se").NetNS
 	m := kernel.Mark{Owner: "fwd-test", ConnID: "conn-s"}
 	old := kernel.Veth{Mark: m, A: kernel.Endpoint{NS: cns, Name: "nsm-s"}, B: kernel.Endpoint{NS: ens, Name: "nsm-old"}}
 	if _, err := old.Ensure(ctx, log); err != nil {
@@ -256,9 +249,9 @@ func TestVethReplacesItsOwnStalePair(t *testing.T) {
 }
 
 func TestVethValidation(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	ns := newNS(t, "val")
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	ns := netnstest.New(t, "val").NetNS
 	m := kernel.Mark{Owner: "o", ConnID: "c"}
 	for name, v := range map[string]kernel.Veth{
 		"no mark":        {A: kernel.Endpoint{NS: ns, Name: "a"}, B: kernel.Endpoint{NS: ns, Name: "b"}},
@@ -279,9 +272,9 @@ func TestVethValidation(t *testing.T) {
 // TestConfigureEnablesDisabledIPv6 covers namespaces whose interfaces start
 // with IPv6 disabled: an IPv6 address in the context turns it on.
 func TestConfigureEnablesDisabledIPv6(t *testing.T) {
-	requireRoot(t)
-	ctx, log := testCtx(t), testLogger(t)
-	cns, ens := newNS(t, "6c"), newNS(t, "6e")
+	netnstest.RequireRoot(t)
+	ctx, log := netnstest.Context(t), netnstest.Logger(t)
+	cns, ens := netnstest.New(t, "6c").NetNS, netnstest.New(t, "6e").NetNS
 	if err := cns.Do(func() error {
 		return os.WriteFile("/proc/sys/net/ipv6/conf/default/disable_ipv6", []byte("1"), 0)
 	}); err != nil {
@@ -309,7 +302,7 @@ func TestConfigureEnablesDisabledIPv6(t *testing.T) {
 	}); err != nil || strings.TrimSpace(string(disabled)) != "0" {
 		t.Errorf("after Configure: disable_ipv6 = %q, %v; want 0", disabled, err)
 	}
-	if err := ping(cns, mustAddr("fd00:6::1/128"), mustAddr("fd00:6::/128")); err != nil {
+	if err := netnstest.Ping(cns, mustAddr("fd00:6::1/128"), mustAddr("fd00:6::/128"), 3); err != nil {
 		t.Errorf("IPv6 after enabling: %v", err)
 	}
 }

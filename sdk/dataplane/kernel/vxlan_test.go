@@ -13,41 +13,8 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
-
-// twoNodes is the remote topology: two "node" namespaces joined by a veth
-// underlay, each with one workload namespace.
-type twoNodes struct {
-	nodeA, nodeB *kernel.NetNS
-	wA, wB       *kernel.NetNS
-	ipA, ipB     netip.Addr
-}
-
-func newTwoNodes(t *testing.T, tag string, ipA, ipB netip.Prefix) twoNodes {
-	t.Helper()
-	n := twoNodes{
-		nodeA: newNS(t, tag+"-na"), nodeB: newNS(t, tag+"-nb"),
-		wA: newNS(t, tag+"-wa"), wB: newNS(t, tag+"-wb"),
-		ipA: ipA.Addr(), ipB: ipB.Addr(),
-	}
-	ul := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "ul-a", MTU: 1500}, PeerName: "ul-b",
-		PeerNamespace: netlink.NsFd(n.nodeB.Fd())}
-	if err := handle(t, n.nodeA).LinkAdd(ul); err != nil {
-		t.Fatalf("underlay veth: %v", err)
-	}
-	ctx, log := testCtx(t), testLogger(t)
-	for _, s := range []struct {
-		ns   *kernel.NetNS
-		name string
-		addr netip.Prefix
-	}{{n.nodeA, "ul-a", ipA}, {n.nodeB, "ul-b", ipB}} {
-		setLoUp(t, s.ns)
-		if err := (kernel.InterfaceConfig{Addrs: []netip.Prefix{s.addr}}).Apply(ctx, log, s.ns, s.name); err != nil {
-			t.Fatalf("underlay address: %v", err)
-		}
-	}
-	return n
-}
 
 func dualStackContext() *networkservice.ConnectionContext {
 	return &networkservice.ConnectionContext{IpContext: &networkservice.IPContext{
@@ -59,7 +26,7 @@ func dualStackContext() *networkservice.ConnectionContext {
 }
 
 func TestRemoteVxlan(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	for _, tc := range []struct {
 		name     string
 		ipA, ipB netip.Prefix
@@ -69,18 +36,18 @@ func TestRemoteVxlan(t *testing.T) {
 		{"ipv6 underlay", netip.MustParsePrefix("fd00:200::1/64"), netip.MustParsePrefix("fd00:200::2/64"), 1500 - kernel.VxlanOverheadIPv6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, log := testCtx(t), testLogger(t)
-			n := newTwoNodes(t, tc.name[:4], tc.ipA, tc.ipB)
+			ctx, log := netnstest.Context(t), netnstest.Logger(t)
+			n := netnstest.NewTwoNodes(t, tc.name[:4], tc.ipA, tc.ipB)
 			ends := []kernel.Vxlan{
 				{
 					Mark: kernel.Mark{Owner: "fwd-a", ConnID: "conn-remote-a"},
-					Host: n.nodeA, End: kernel.Endpoint{NS: n.wA, Name: "nsm-vx"},
-					VNI: 4242, Local: n.ipA.AsSlice(), Remote: n.ipB.AsSlice(),
+					Host: n.NodeA.NetNS, End: kernel.Endpoint{NS: n.WA.NetNS, Name: "nsm-vx"},
+					VNI: 4242, Local: n.IPA.AsSlice(), Remote: n.IPB.AsSlice(),
 				},
 				{
 					Mark: kernel.Mark{Owner: "fwd-b", ConnID: "conn-remote-b"},
-					Host: n.nodeB, End: kernel.Endpoint{NS: n.wB, Name: "nsm-vx"},
-					VNI: 4242, Local: n.ipB.AsSlice(), Remote: n.ipA.AsSlice(),
+					Host: n.NodeB.NetNS, End: kernel.Endpoint{NS: n.WB.NetNS, Name: "nsm-vx"},
+					VNI: 4242, Local: n.IPB.AsSlice(), Remote: n.IPA.AsSlice(),
 				},
 			}
 			for i, v := range ends {
@@ -94,32 +61,32 @@ func TestRemoteVxlan(t *testing.T) {
 			}
 			// The device lives in the workload namespace; nothing is left
 			// in the node namespace but the underlay.
-			if got := linkNames(t, n.nodeA); !reflect.DeepEqual(got, []string{"ul-a"}) {
+			if got := linkNames(t, n.NodeA.NetNS); !reflect.DeepEqual(got, []string{"ul-a"}) {
 				t.Errorf("links in node A = %v", got)
 			}
-			l, err := handle(t, n.wA).LinkByName("nsm-vx")
+			l, err := netnstest.Handle(t, n.WA.NetNS).LinkByName("nsm-vx")
 			if err != nil {
 				t.Fatal(err)
 			}
 			vx, ok := l.(*netlink.Vxlan)
-			if !ok || vx.VxlanId != 4242 || vx.Port != kernel.DefaultVxlanPort || vx.Learning || !vx.Group.Equal(n.ipB.AsSlice()) {
+			if !ok || vx.VxlanId != 4242 || vx.Port != kernel.DefaultVxlanPort || vx.Learning || !vx.Group.Equal(n.IPB.AsSlice()) {
 				t.Errorf("device in workload A = %#v", l)
 			}
 
 			cc := dualStackContext()
-			configureBoth(t, n.wA, "nsm-vx", n.wB, "nsm-vx", cc)
+			configureBoth(t, n.WA.NetNS, "nsm-vx", n.WB.NetNS, "nsm-vx", cc)
 			checkTraffic := func(stage string) {
 				t.Helper()
-				if err := ping(n.wA, mustAddr("172.16.2.1/32"), mustAddr("172.16.2.0/32")); err != nil {
+				if err := netnstest.Ping(n.WA.NetNS, mustAddr("172.16.2.1/32"), mustAddr("172.16.2.0/32"), 3); err != nil {
 					t.Errorf("%s: A -> B: %v", stage, err)
 				}
-				if err := ping(n.wB, mustAddr("fd00:2::/128"), mustAddr("fd00:2::1/128")); err != nil {
+				if err := netnstest.Ping(n.WB.NetNS, mustAddr("fd00:2::/128"), mustAddr("fd00:2::1/128"), 3); err != nil {
 					t.Errorf("%s: B -> A over IPv6: %v", stage, err)
 				}
-				if err := tcpTransfer(n.wA, mustAddr("172.16.2.1/32"), n.wB, mustAddr("172.16.2.0/32"), 2<<20); err != nil {
+				if err := netnstest.TCPEcho(n.WA.NetNS, mustAddr("172.16.2.1/32"), n.WB.NetNS, mustAddr("172.16.2.0/32"), randomData(2<<20)); err != nil {
 					t.Errorf("%s: tcp A -> B: %v", stage, err)
 				}
-				if err := tcpTransfer(n.wB, mustAddr("fd00:2::/128"), n.wA, mustAddr("fd00:2::1/128"), 1<<20); err != nil {
+				if err := netnstest.TCPEcho(n.WB.NetNS, mustAddr("fd00:2::/128"), n.WA.NetNS, mustAddr("fd00:2::1/128"), randomData(1<<20)); err != nil {
 					t.Errorf("%s: tcp B -> A over IPv6: %v", stage, err)
 				}
 			}
@@ -132,7 +99,7 @@ func TestRemoteVxlan(t *testing.T) {
 					t.Errorf("refresh end %d = %+v, %v; want adopted", i, res, err)
 				}
 			}
-			configureBoth(t, n.wA, "nsm-vx", n.wB, "nsm-vx", cc)
+			configureBoth(t, n.WA.NetNS, "nsm-vx", n.WB.NetNS, "nsm-vx", cc)
 			checkTraffic("refreshed")
 
 			// A new VNI replaces the device; the context is applied again
@@ -144,7 +111,7 @@ func TestRemoteVxlan(t *testing.T) {
 					t.Errorf("new vni end %d = %+v, %v; want re-created", i, res, err)
 				}
 			}
-			configureBoth(t, n.wA, "nsm-vx", n.wB, "nsm-vx", cc)
+			configureBoth(t, n.WA.NetNS, "nsm-vx", n.WB.NetNS, "nsm-vx", cc)
 			checkTraffic("new vni")
 
 			for _, v := range ends {
@@ -155,12 +122,12 @@ func TestRemoteVxlan(t *testing.T) {
 					t.Errorf("second Delete: %v", err)
 				}
 			}
-			for _, ns := range []*kernel.NetNS{n.wA, n.wB} {
+			for _, ns := range []*kernel.NetNS{n.WA.NetNS, n.WB.NetNS} {
 				if got := linkNames(t, ns); len(got) != 0 {
 					t.Errorf("links left in %s: %v", ns, got)
 				}
 			}
-			if got := linkNames(t, n.nodeB); !reflect.DeepEqual(got, []string{"ul-b"}) {
+			if got := linkNames(t, n.NodeB.NetNS); !reflect.DeepEqual(got, []string{"ul-b"}) {
 				t.Errorf("links in node B = %v", got)
 			}
 		})
@@ -168,12 +135,12 @@ func TestRemoteVxlan(t *testing.T) {
 }
 
 func TestVxlanVNIConflict(t *testing.T) {
-	requireRoot(t)
-	ctx, log := testCtx(t), testLogger(t)
-	n := newTwoNodes(t, "vc", netip.MustParsePrefix("10.201.0.1/24"), netip.MustParsePrefix("10.201.0.2/24"))
-	w2 := newNS(t, "vc-w2")
-	a := kernel.Vxlan{Mark: kernel.Mark{Owner: "fwd-a", ConnID: "c1"}, Host: n.nodeA,
-		End: kernel.Endpoint{NS: n.wA, Name: "nsm-1"}, VNI: 77, Local: n.ipA.AsSlice(), Remote: n.ipB.AsSlice(), MTU: 1400}
+	netnstest.RequireRoot(t)
+	ctx, log := netnstest.Context(t), netnstest.Logger(t)
+	n := netnstest.NewTwoNodes(t, "vc", netip.MustParsePrefix("10.201.0.1/24"), netip.MustParsePrefix("10.201.0.2/24"))
+	w2 := netnstest.New(t, "vc-w2").NetNS
+	a := kernel.Vxlan{Mark: kernel.Mark{Owner: "fwd-a", ConnID: "c1"}, Host: n.NodeA.NetNS,
+		End: kernel.Endpoint{NS: n.WA.NetNS, Name: "nsm-1"}, VNI: 77, Local: n.IPA.AsSlice(), Remote: n.IPB.AsSlice(), MTU: 1400}
 	if _, err := a.Ensure(ctx, log); err != nil {
 		t.Fatal(err)
 	}
@@ -201,9 +168,9 @@ func TestVxlanVNIConflict(t *testing.T) {
 }
 
 func TestVxlanValidation(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	ns := newNS(t, "vval")
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	ns := netnstest.New(t, "vval").NetNS
 	ok := kernel.Vxlan{Mark: kernel.Mark{Owner: "o", ConnID: "c"}, End: kernel.Endpoint{NS: ns, Name: "vx"},
 		VNI: 1, Local: net.ParseIP("10.0.0.1"), Remote: net.ParseIP("10.0.0.2"), MTU: 1400}
 	for name, mutate := range map[string]func(*kernel.Vxlan){

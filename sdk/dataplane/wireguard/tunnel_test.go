@@ -16,6 +16,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/wireguard"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
 
 func TestMTUFor(t *testing.T) {
@@ -31,7 +32,7 @@ func TestMTUFor(t *testing.T) {
 }
 
 func TestTunnel(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	for _, tc := range []struct {
 		name     string
 		ipA, ipB netip.Prefix
@@ -40,32 +41,32 @@ func TestTunnel(t *testing.T) {
 		{"ipv6 underlay", netip.MustParsePrefix("fd00:230::1/64"), netip.MustParsePrefix("fd00:230::2/64")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := newTopology(t, tc.name[:4], tc.ipA, tc.ipB)
-			a, b := n.ends(t, 51820, 51821)
+			n := netnstest.NewTwoNodes(t, tc.name[:4], tc.ipA, tc.ipB)
+			a, b := ends(t, n, 51820, 51821)
 			tb := newTunnel(t, b) // the endpoint side first, as the forwarders do
 			ta := newTunnel(t, a)
 			configure(t, a, b)
 
-			if got, want := links(t, n.wA), []string{"nsm-wg tuntap"}; !reflect.DeepEqual(got, want) {
+			if got, want := netnstest.Links(t, n.WA), []string{"nsm-wg tuntap"}; !reflect.DeepEqual(got, want) {
 				t.Fatalf("client workload links %v, want %v", got, want)
 			}
-			if got, want := links(t, n.nodeA), []string{"ul-a veth"}; !reflect.DeepEqual(got, want) {
+			if got, want := netnstest.Links(t, n.NodeA), []string{"ul-a veth"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("node A links %v, want only the underlay", got)
 			}
-			l, err := handle(t, n.wA.NetNS).LinkByName("nsm-wg")
+			l, err := netnstest.Handle(t, n.WA.NetNS).LinkByName("nsm-wg")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if m, ok := kernel.ParseMark(l.Attrs().Alias); !ok || m != a.Mark {
 				t.Errorf("alias %q, want mark %v", l.Attrs().Alias, a.Mark)
 			}
-			if l.Attrs().MTU != wireguard.MTUFor(1500, n.ipB) {
+			if l.Attrs().MTU != wireguard.MTUFor(1500, n.IPB) {
 				t.Errorf("mtu %d", l.Attrs().MTU)
 			}
-			if err := exchange(n.wA, n.wB); err != nil {
+			if err := exchange(n.WA, n.WB); err != nil {
 				t.Fatal(err)
 			}
-			if err := exchange(n.wA, n.wB); err != nil { // and again, on the established session
+			if err := exchange(n.WA, n.WB); err != nil { // and again, on the established session
 				t.Fatal(err)
 			}
 			for _, tn := range []*wireguard.Tunnel{ta, tb} {
@@ -78,7 +79,7 @@ func TestTunnel(t *testing.T) {
 				}
 			}
 			// The UDP sockets are in the node namespaces, not the workloads'.
-			if !listening(t, n.nodeA, 51820) || listening(t, n.wA, 51820) {
+			if !listening(t, n.NodeA, 51820) || listening(t, n.WA, 51820) {
 				t.Error("the UDP socket is not (only) in the host namespace")
 			}
 
@@ -89,10 +90,10 @@ func TestTunnel(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("Done not closed after Close")
 			}
-			if got := links(t, n.wA); len(got) != 0 {
+			if got := netnstest.Links(t, n.WA); len(got) != 0 {
 				t.Errorf("left after Close: %v", got)
 			}
-			if listening(t, n.nodeA, 51820) {
+			if listening(t, n.NodeA, 51820) {
 				t.Error("the port is still bound after Close")
 			}
 			_ = tb
@@ -101,7 +102,7 @@ func TestTunnel(t *testing.T) {
 }
 
 // listening reports whether a UDP port is bound in ns (by trying to bind it).
-func listening(t *testing.T, ns testNS, port int) bool {
+func listening(t *testing.T, ns *netnstest.NS, port int) bool {
 	t.Helper()
 	var taken bool
 	if err := ns.Do(func() error {
@@ -118,18 +119,18 @@ func listening(t *testing.T, ns testNS, port int) bool {
 }
 
 func TestUpdate(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	n := newTopology(t, "upd", netip.MustParsePrefix("10.231.0.1/24"), netip.MustParsePrefix("10.231.0.2/24"))
-	a, b := n.ends(t, 51830, 51831)
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	n := netnstest.NewTwoNodes(t, "upd", netip.MustParsePrefix("10.231.0.1/24"), netip.MustParsePrefix("10.231.0.2/24"))
+	a, b := ends(t, n, 51830, 51831)
 	tb := newTunnel(t, b) // the endpoint side first, as the forwarders do
 	ta := newTunnel(t, a)
 	configure(t, a, b)
-	if err := exchange(n.wA, n.wB); err != nil {
+	if err := exchange(n.WA, n.WB); err != nil {
 		t.Fatal(err)
 	}
 	index := func() int {
-		l, err := handle(t, n.wA.NetNS).LinkByName("nsm-wg")
+		l, err := netnstest.Handle(t, n.WA.NetNS).LinkByName("nsm-wg")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +140,7 @@ func TestUpdate(t *testing.T) {
 	hs, _ := ta.Stats()
 
 	// The same configuration changes nothing: the session stays.
-	if err := ta.Update(ctx, testLogger(t), a); err != nil {
+	if err := ta.Update(ctx, netnstest.Logger(t), a); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := ta.Stats(); !after.LastHandshake.Equal(hs.LastHandshake) {
@@ -152,20 +153,20 @@ func TestUpdate(t *testing.T) {
 	b.PrivateKey, b.ListenPort = privB, 51832
 	tb = newTunnel(t, b)
 	configure(t, a, b)
-	a.Peer.PublicKey, a.Peer.Endpoint = pubB, netip.AddrPortFrom(n.ipB, 51832)
+	a.Peer.PublicKey, a.Peer.Endpoint = pubB, netip.AddrPortFrom(n.IPB, 51832)
 	// and A moves to another port and a smaller MTU on the way.
 	a.ListenPort, a.MTU = 51833, 1300
-	if err := ta.Update(ctx, testLogger(t), a); err != nil {
+	if err := ta.Update(ctx, netnstest.Logger(t), a); err != nil {
 		t.Fatal(err)
 	}
 	// B learns A's new port from A's handshake: nothing to update there.
-	if err := exchange(n.wA, n.wB); err != nil {
+	if err := exchange(n.WA, n.WB); err != nil {
 		t.Fatalf("after the peer changed: %v", err)
 	}
 	if index() != before {
 		t.Error("the update recreated the interface")
 	}
-	l, _ := handle(t, n.wA.NetNS).LinkByName("nsm-wg")
+	l, _ := netnstest.Handle(t, n.WA.NetNS).LinkByName("nsm-wg")
 	if l.Attrs().MTU != 1300 {
 		t.Errorf("mtu %d, want 1300", l.Attrs().MTU)
 	}
@@ -175,59 +176,59 @@ func TestUpdate(t *testing.T) {
 
 	moved := a
 	moved.End.Name = "other"
-	if err := ta.Update(ctx, testLogger(t), moved); !errors.Is(err, wireguard.ErrMoved) {
+	if err := ta.Update(ctx, netnstest.Logger(t), moved); !errors.Is(err, wireguard.ErrMoved) {
 		t.Errorf("update to another name: %v, want ErrMoved", err)
 	}
 	ta.Close()
-	if err := ta.Update(ctx, testLogger(t), a); !errors.Is(err, wireguard.ErrClosed) {
+	if err := ta.Update(ctx, netnstest.Logger(t), a); !errors.Is(err, wireguard.ErrClosed) {
 		t.Errorf("update after Close: %v, want ErrClosed", err)
 	}
 }
 
 func TestNameConflicts(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	n := newTopology(t, "name", netip.MustParsePrefix("10.232.0.1/24"), netip.MustParsePrefix("10.232.0.2/24"))
-	a, _ := n.ends(t, 51840, 51841)
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	n := netnstest.NewTwoNodes(t, "name", netip.MustParsePrefix("10.232.0.1/24"), netip.MustParsePrefix("10.232.0.2/24"))
+	a, _ := ends(t, n, 51840, 51841)
 
 	// A foreign link holds the name: an error, and nothing created anywhere.
 	foreign := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "nsm-wg"}, PeerName: "nsm-wg-p"}
-	if err := handle(t, n.wA.NetNS).LinkAdd(foreign); err != nil {
+	if err := netnstest.Handle(t, n.WA.NetNS).LinkAdd(foreign); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wireguard.New(ctx, testLogger(t), a); err == nil || !strings.Contains(err.Error(), "taken") {
+	if _, err := wireguard.New(ctx, netnstest.Logger(t), a); err == nil || !strings.Contains(err.Error(), "taken") {
 		t.Fatalf("New over a foreign link: %v", err)
 	}
-	if got, want := links(t, n.wA), []string{"nsm-wg veth", "nsm-wg-p veth"}; !reflect.DeepEqual(got, want) {
+	if got, want := netnstest.Links(t, n.WA), []string{"nsm-wg veth", "nsm-wg-p veth"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("workload links %v, want %v", got, want)
 	}
-	if got := links(t, n.nodeA); !reflect.DeepEqual(got, []string{"ul-a veth"}) {
+	if got := netnstest.Links(t, n.NodeA); !reflect.DeepEqual(got, []string{"ul-a veth"}) {
 		t.Errorf("node links %v: a temporary TUN was left", got)
 	}
 
 	// A leftover carrying our mark is replaced.
-	if err := handle(t, n.wA.NetNS).LinkDel(foreign); err != nil {
+	if err := netnstest.Handle(t, n.WA.NetNS).LinkDel(foreign); err != nil {
 		t.Fatal(err)
 	}
 	leftover := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "nsm-wg"}, PeerName: "nsm-wg-p"}
-	if err := handle(t, n.wA.NetNS).LinkAdd(leftover); err != nil {
+	if err := netnstest.Handle(t, n.WA.NetNS).LinkAdd(leftover); err != nil {
 		t.Fatal(err)
 	}
-	if err := handle(t, n.wA.NetNS).LinkSetAlias(leftover, a.Mark.Alias()); err != nil {
+	if err := netnstest.Handle(t, n.WA.NetNS).LinkSetAlias(leftover, a.Mark.Alias()); err != nil {
 		t.Fatal(err)
 	}
 	newTunnel(t, a)
-	if got, want := links(t, n.wA), []string{"nsm-wg tuntap"}; !reflect.DeepEqual(got, want) {
+	if got, want := netnstest.Links(t, n.WA), []string{"nsm-wg tuntap"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("workload links %v, want %v", got, want)
 	}
 }
 
 func TestPortInUse(t *testing.T) {
-	requireRoot(t)
-	n := newTopology(t, "port", netip.MustParsePrefix("10.233.0.1/24"), netip.MustParsePrefix("10.233.0.2/24"))
-	a, _ := n.ends(t, 51850, 51851)
+	netnstest.RequireRoot(t)
+	n := netnstest.NewTwoNodes(t, "port", netip.MustParsePrefix("10.233.0.1/24"), netip.MustParsePrefix("10.233.0.2/24"))
+	a, _ := ends(t, n, 51850, 51851)
 	var squatter *net.UDPConn
-	if err := n.nodeA.Do(func() error {
+	if err := n.NodeA.Do(func() error {
 		var err error
 		squatter, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 51850})
 		return err
@@ -235,11 +236,11 @@ func TestPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = squatter.Close() }()
-	_, err := wireguard.New(testCtx(t), testLogger(t), a)
+	_, err := wireguard.New(netnstest.Context(t), netnstest.Logger(t), a)
 	if err == nil || !strings.Contains(err.Error(), "51850") {
 		t.Fatalf("New on a taken port: %v", err)
 	}
-	if got := links(t, n.wA); len(got) != 0 {
+	if got := netnstest.Links(t, n.WA); len(got) != 0 {
 		t.Errorf("left in the workload: %v", got)
 	}
 }
@@ -247,25 +248,25 @@ func TestPortInUse(t *testing.T) {
 // TestWorkloadNamespaceDies: the forwarder's descriptor does not keep the
 // workload's namespace alive; when it goes, the tunnel stops by itself.
 func TestWorkloadNamespaceDies(t *testing.T) {
-	requireRoot(t)
-	n := newTopology(t, "die", netip.MustParsePrefix("10.234.0.1/24"), netip.MustParsePrefix("10.234.0.2/24"))
-	_, b := n.ends(t, 51860, 51861)
+	netnstest.RequireRoot(t)
+	n := netnstest.NewTwoNodes(t, "die", netip.MustParsePrefix("10.234.0.1/24"), netip.MustParsePrefix("10.234.0.2/24"))
+	_, b := ends(t, n, 51860, 51861)
 	tb := newTunnel(t, b)
-	n.removeWB()
+	n.WB.Remove()
 	select {
 	case <-tb.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the tunnel kept running after its namespace died")
 	}
-	if listening(t, n.nodeB, 51861) {
+	if listening(t, n.NodeB, 51861) {
 		t.Error("the port is still bound")
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
-	requireRoot(t) // a namespace is needed to get past the first check
-	n := newTopology(t, "val", netip.MustParsePrefix("10.235.0.1/24"), netip.MustParsePrefix("10.235.0.2/24"))
-	good, _ := n.ends(t, 51870, 51871)
+	netnstest.RequireRoot(t) // a namespace is needed to get past the first check
+	n := netnstest.NewTwoNodes(t, "val", netip.MustParsePrefix("10.235.0.1/24"), netip.MustParsePrefix("10.235.0.2/24"))
+	good, _ := ends(t, n, 51870, 51871)
 	for _, tc := range []struct {
 		name   string
 		change func(c *wireguard.Config)
@@ -277,17 +278,17 @@ func TestConfigValidation(t *testing.T) {
 		{"no peer key", func(c *wireguard.Config) { c.Peer.PublicKey = [32]byte{} }},
 		{"no port", func(c *wireguard.Config) { c.ListenPort = 0 }},
 		{"unspecified peer address", func(c *wireguard.Config) { c.Peer.Endpoint = netip.AddrPortFrom(netip.IPv4Unspecified(), 1) }},
-		{"peer port 0", func(c *wireguard.Config) { c.Peer.Endpoint = netip.AddrPortFrom(n.ipB, 0) }},
+		{"peer port 0", func(c *wireguard.Config) { c.Peer.Endpoint = netip.AddrPortFrom(n.IPB, 0) }},
 		{"mtu too small", func(c *wireguard.Config) { c.MTU = 60 }},
 		{"negative keepalive", func(c *wireguard.Config) { c.Keepalive = -time.Second }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good
 			tc.change(&c)
-			if _, err := wireguard.New(testCtx(t), testLogger(t), c); err == nil {
+			if _, err := wireguard.New(netnstest.Context(t), netnstest.Logger(t), c); err == nil {
 				t.Fatal("accepted")
 			}
-			if got := links(t, n.wA); len(got) != 0 {
+			if got := netnstest.Links(t, n.WA); len(got) != 0 {
 				t.Errorf("left: %v", got)
 			}
 		})

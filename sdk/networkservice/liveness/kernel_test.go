@@ -5,77 +5,22 @@ package liveness_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
-	"os"
-	"runtime"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"go.uber.org/goleak"
-	"golang.org/x/sys/unix"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/liveness"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-var runID = func() string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("%d%s", os.Getpid()%10000, hex.EncodeToString(b))
-}()
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_NET_RAW) to create namespaces and veth pairs")
-	}
-}
-
-// newNS creates the named namespace /run/netns/<name>, removed at cleanup.
-func newNS(t *testing.T, tag string) (name string, h netns.NsHandle) {
-	t.Helper()
-	name = fmt.Sprintf("nsml-%s-%s", runID, tag)
-	type result struct {
-		h   netns.NsHandle
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: err}
-			return
-		}
-		defer func() { _ = orig.Close() }()
-		h, err := netns.NewNamed(name)
-		if serr := netns.Set(orig); serr != nil {
-			ch <- result{err: errors.Join(err, serr)} // the thread stays locked and dies
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- result{h: h, err: err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("create netns %s: %v", name, r.err)
-	}
-	t.Cleanup(func() {
-		_ = r.h.Close()
-		_ = netns.DeleteNamed(name)
-	})
-	return name, r.h
-}
 
 // pair is a veth pair between two namespaces with a /30 on each end: the
 // client's end is "nsm-<tag>" in client.
@@ -88,48 +33,12 @@ type pair struct {
 
 func newPair(t *testing.T, tag string, clientIP, serverIP string) *pair {
 	t.Helper()
-	cName, cNS := newNS(t, tag+"c")
-	sName, sNS := newNS(t, tag+"s")
-	p := &pair{clientNS: cName, serverNS: sName, ifname: "nsm-" + tag, serverLink: "srv-" + tag}
-	la := netlink.NewLinkAttrs()
-	la.Name = p.ifname
-	la.Namespace = netlink.NsFd(cNS)
-	veth := &netlink.Veth{LinkAttrs: la, PeerName: p.serverLink, PeerNamespace: netlink.NsFd(sNS)}
-	if err := netlink.LinkAdd(veth); err != nil {
-		t.Fatalf("add veth: %v", err)
-	}
-	for _, side := range []struct {
-		ns   netns.NsHandle
-		link string
-		ip   string
-	}{{cNS, p.ifname, clientIP}, {sNS, p.serverLink, serverIP}} {
-		h, err := netlink.NewHandleAt(side.ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(h.Close)
-		l, err := h.LinkByName(side.link)
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr, err := netlink.ParseAddr(side.ip)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if addr.IP.To4() == nil {
-			// No duplicate address detection: the address is usable at once.
-			addr.Flags |= unix.IFA_F_NODAD
-		}
-		if err := h.AddrAdd(l, addr); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.LinkSetUp(l); err != nil {
-			t.Fatal(err)
-		}
-		if side.ns == sNS {
-			p.serverHandle = h
-		}
-	}
+	c, s := netnstest.New(t, tag+"c"), netnstest.New(t, tag+"s")
+	p := &pair{clientNS: c.Name, serverNS: s.Name, ifname: "nsm-" + tag, serverLink: "srv-" + tag}
+	netnstest.Veth(t,
+		netnstest.End{NS: c.NetNS, Name: p.ifname, Addr: netip.MustParsePrefix(clientIP)},
+		netnstest.End{NS: s.NetNS, Name: p.serverLink, Addr: netip.MustParsePrefix(serverIP)})
+	p.serverHandle = netnstest.Handle(t, s.NetNS)
 	return p
 }
 
@@ -174,7 +83,7 @@ func check(t *testing.T, conn *networkservice.Connection, d time.Duration, opts 
 }
 
 func TestKernelCheck(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	p4 := newPair(t, "4", "172.31.250.1/30", "172.31.250.2/30")
 	p6 := newPair(t, "6", "fd00:5e:1::1/126", "fd00:5e:1::2/126")
 	file := func(name string) string { return kernelmech.NetNSURLFromPath("/run/netns/" + name) }
@@ -221,7 +130,7 @@ func TestKernelCheck(t *testing.T) {
 // The check notices a peer that stops answering within its timeout, and a
 // peer that comes back.
 func TestKernelCheckFollowsThePeer(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	p := newPair(t, "f", "172.31.251.1/30", "172.31.251.2/30")
 	conn := p.conn(kernelmech.NetNSURLFromPath("/run/netns/"+p.clientNS), "172.31.251.1/30", "172.31.251.2/32")
 	ready(t, conn)
@@ -257,7 +166,7 @@ func TestKernelCheckFollowsThePeer(t *testing.T) {
 // The caller's own namespace: the URL names the calling thread, or an inode
 // URL fd passing did not resolve; loopback answers there.
 func TestKernelCheckOwnNamespace(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	for _, u := range []string{"file:///proc/thread-self/ns/net", "inode://4/4026531840"} {
 		t.Run(u, func(t *testing.T) {
 			m := kernelmech.New(u)

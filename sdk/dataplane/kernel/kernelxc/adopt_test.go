@@ -15,6 +15,7 @@ import (
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
 
@@ -24,18 +25,18 @@ import (
 // and carry traffic throughout), prunes the one nobody claims after the
 // grace, and leaves another forwarder's links alone.
 func TestRestartAdoptsThenPrunes(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	nsc, nse := newNS(t, "ac"), newNS(t, "ae")
-	n := newTwoNodes(t, "ar", netip.MustParsePrefix("10.215.0.1/24"), netip.MustParsePrefix("10.215.0.2/24"))
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	nsc, nse := netnstest.NewUp(t, "ac"), netnstest.NewUp(t, "ae")
+	n := netnstest.NewTwoNodes(t, "ar", netip.MustParsePrefix("10.215.0.1/24"), netip.MustParsePrefix("10.215.0.2/24"))
 	o := owner(t, "adopt")
-	first := newDataplane(t, o, kernelxc.WithHostNetNS(n.nodeA.NetNS))
+	first := newDataplane(t, o, kernelxc.WithHostNetNS(n.NodeA.NetNS))
 	other := newDataplane(t, owner(t, "other"))
 
-	keep := newPair("keep", kernelMech("file://"+nsc.path(), "nsm-keep"), kernelMech("file://"+nse.path(), "srv-keep"), p2pContext(0), "IP")
-	gone := newPair("gone", kernelMech("file://"+nsc.path(), "nsm-gone"), kernelMech("file://"+nse.path(), "srv-gone"), p2pContext(0), "IP")
-	goneRemote := newPair("gone-remote", kernelMech("file://"+n.wA.path(), "nsm-gr"), vxlanMech(n.ipA, n.ipB, 31), p2pContext(0), "IP")
-	theirs := newPair("keep", kernelMech("file://"+nsc.path(), "their-c"), kernelMech("file://"+nse.path(), "their-e"), p2pContext(0), "IP")
+	keep := newPair("keep", kernelMech("file://"+nsc.Path(), "nsm-keep"), kernelMech("file://"+nse.Path(), "srv-keep"), p2pContext(0), "IP")
+	gone := newPair("gone", kernelMech("file://"+nsc.Path(), "nsm-gone"), kernelMech("file://"+nse.Path(), "srv-gone"), p2pContext(0), "IP")
+	goneRemote := newPair("gone-remote", kernelMech("file://"+n.WA.Path(), "nsm-gr"), vxlanMech(n.IPA, n.IPB, 31), p2pContext(0), "IP")
+	theirs := newPair("keep", kernelMech("file://"+nsc.Path(), "their-c"), kernelMech("file://"+nse.Path(), "their-e"), p2pContext(0), "IP")
 	for _, p := range []*pairOn{{first, keep}, {first, gone}, {first, goneRemote}, {other, theirs}} {
 		if err := p.dp.Program(ctx, p.p); err != nil {
 			t.Fatal(err)
@@ -46,7 +47,7 @@ func TestRestartAdoptsThenPrunes(t *testing.T) {
 	// The restarted forwarder: nothing of the first instance but the kernel.
 	restartCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	second := newDataplane(t, o, kernelxc.WithHostNetNS(n.nodeA.NetNS), kernelxc.WithAdoptionGrace(time.Second))
+	second := newDataplane(t, o, kernelxc.WithHostNetNS(n.NodeA.NetNS), kernelxc.WithAdoptionGrace(time.Second))
 	found, err := second.Start(restartCtx)
 	if err != nil {
 		t.Fatal(err)
@@ -61,22 +62,22 @@ func TestRestartAdoptsThenPrunes(t *testing.T) {
 	if idx := link(t, nsc, "nsm-keep").Attrs().Index; idx != keepIndex {
 		t.Errorf("adoption recreated the interface (index %d -> %d)", keepIndex, idx)
 	}
-	if got := links(t, n.wA); len(got) != 1 {
+	if got := netnstest.Links(t, n.WA); len(got) != 1 {
 		t.Errorf("pruned before the grace ended: %v", got)
 	}
 	pingBoth(t, nsc, nse)
 
 	deadline := time.Now().Add(10 * time.Second)
-	for len(links(t, n.wA)) != 0 && time.Now().Before(deadline) {
+	for len(netnstest.Links(t, n.WA)) != 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got, want := links(t, nsc), []string{"nsm-keep veth", "their-c veth"}; !reflect.DeepEqual(got, want) {
+	if got, want := netnstest.Links(t, nsc), []string{"nsm-keep veth", "their-c veth"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("client links after the grace %v, want %v", got, want)
 	}
-	if got, want := links(t, nse), []string{"srv-keep veth", "their-e veth"}; !reflect.DeepEqual(got, want) {
+	if got, want := netnstest.Links(t, nse), []string{"srv-keep veth", "their-e veth"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("endpoint links after the grace %v, want %v", got, want)
 	}
-	if got := links(t, n.wA); len(got) != 0 {
+	if got := netnstest.Links(t, n.WA); len(got) != 0 {
 		t.Errorf("unclaimed vxlan survived the grace: %v", got)
 	}
 	pingBoth(t, nsc, nse)
@@ -87,7 +88,7 @@ func TestRestartAdoptsThenPrunes(t *testing.T) {
 	if err := other.Unprogram(ctx, theirs); err != nil {
 		t.Fatal(err)
 	}
-	if got := append(links(t, nsc), links(t, nse)...); len(got) != 0 {
+	if got := append(netnstest.Links(t, nsc), netnstest.Links(t, nse)...); len(got) != 0 {
 		t.Errorf("left: %v", got)
 	}
 }
@@ -98,11 +99,11 @@ type pairOn struct {
 }
 
 func TestZeroGracePrunesAtStart(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	nsc, nse := newNS(t, "zc"), newNS(t, "ze")
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	nsc, nse := netnstest.NewUp(t, "zc"), netnstest.NewUp(t, "ze")
 	o := owner(t, "zero")
-	p := newPair("stale", kernelMech("file://"+nsc.path(), "nsm-z"), kernelMech("file://"+nse.path(), "srv-z"), p2pContext(0), "IP")
+	p := newPair("stale", kernelMech("file://"+nsc.Path(), "nsm-z"), kernelMech("file://"+nse.Path(), "srv-z"), p2pContext(0), "IP")
 	if err := newDataplane(t, o).Program(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestZeroGracePrunesAtStart(t *testing.T) {
 	if err != nil || found != 2 {
 		t.Fatalf("Start found %d, %v; want 2", found, err)
 	}
-	if got := append(links(t, nsc), links(t, nse)...); len(got) != 0 {
+	if got := append(netnstest.Links(t, nsc), netnstest.Links(t, nse)...); len(got) != 0 {
 		t.Fatalf("left: %v", got)
 	}
 	if found, err := newDataplane(t, o).Start(ctx); err != nil || found != 0 {
@@ -121,11 +122,11 @@ func TestZeroGracePrunesAtStart(t *testing.T) {
 // TestPruneKeepsProgrammedConnections: Prune run at any time keeps what
 // this run programmed.
 func TestPruneKeepsProgrammedConnections(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	nsc, nse := newNS(t, "pc"), newNS(t, "pe")
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	nsc, nse := netnstest.NewUp(t, "pc"), netnstest.NewUp(t, "pe")
 	dp := newDataplane(t, owner(t, "prune"))
-	p := newPair("live", kernelMech("file://"+nsc.path(), "nsm-l"), kernelMech("file://"+nse.path(), "srv-l"), p2pContext(0), "IP")
+	p := newPair("live", kernelMech("file://"+nsc.Path(), "nsm-l"), kernelMech("file://"+nse.Path(), "srv-l"), p2pContext(0), "IP")
 	if err := dp.Program(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +145,9 @@ func TestPruneKeepsProgrammedConnections(t *testing.T) {
 // TestPruneDuringConcurrentPrograms: connections being programmed while
 // Prune runs are never pruned.
 func TestPruneDuringConcurrentPrograms(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	nsc, nse := newNS(t, "cc"), newNS(t, "ce")
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	nsc, nse := netnstest.NewUp(t, "cc"), netnstest.NewUp(t, "ce")
 	dp := newDataplane(t, owner(t, "conc"))
 	const conns = 12
 	errs := make(chan error, conns+1)
@@ -154,7 +155,7 @@ func TestPruneDuringConcurrentPrograms(t *testing.T) {
 	for i := range conns {
 		wg.Go(func() {
 			name := fmt.Sprintf("c%d", i)
-			p := newPair(name, kernelMech("file://"+nsc.path(), name), kernelMech("file://"+nse.path(), name), &networkservice.ConnectionContext{}, "IP")
+			p := newPair(name, kernelMech("file://"+nsc.Path(), name), kernelMech("file://"+nse.Path(), name), &networkservice.ConnectionContext{}, "IP")
 			errs <- dp.Program(ctx, p)
 		})
 		if i == conns/2 {
@@ -174,7 +175,7 @@ func TestPruneDuringConcurrentPrograms(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if got := links(t, nsc); len(got) != conns {
+	if got := netnstest.Links(t, nsc); len(got) != conns {
 		t.Errorf("%d client links, want %d: %v", len(got), conns, got)
 	}
 	if n, err := dp.Prune(ctx); err != nil || n != 0 {

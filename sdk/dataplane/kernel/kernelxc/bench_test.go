@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
@@ -22,25 +23,23 @@ import (
 //
 //	go test -run - -bench Program -benchtime 100x ./sdk/dataplane/kernel/kernelxc/
 func BenchmarkProgram(b *testing.B) {
-	if !isRoot() {
-		b.Skip("needs root")
-	}
+	netnstest.RequireRoot(b)
 	for _, kind := range []string{"veth", "vxlan", "wireguard"} {
 		b.Run(kind, func(b *testing.B) {
-			n := newTwoNodes(b, "b"+kind[:2], netip.MustParsePrefix("10.216.0.1/24"), netip.MustParsePrefix("10.216.0.2/24"))
+			n := netnstest.NewTwoNodes(b, "b"+kind[:2], netip.MustParsePrefix("10.216.0.1/24"), netip.MustParsePrefix("10.216.0.2/24"))
 			keys := keyring{}
-			dp, err := kernelxc.New(owner(b, "bench-"+kind), kernelxc.WithHostNetNS(n.nodeA.NetNS), kernelxc.WithWireGuard(keys))
+			dp, err := kernelxc.New(owner(b, "bench-"+kind), kernelxc.WithHostNetNS(n.NodeA.NetNS), kernelxc.WithWireGuard(keys))
 			if err != nil {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
-			p := newPair("bench", kernelMech("file://"+n.wA.path(), "nsm-b"), kernelMech("file://"+n.wB.path(), "srv-b"), p2pContext(0), "IP")
+			p := newPair("bench", kernelMech("file://"+n.WA.Path(), "nsm-b"), kernelMech("file://"+n.WB.Path(), "srv-b"), p2pContext(0), "IP")
 			switch kind {
 			case "vxlan":
-				p = newPair("bench", kernelMech("file://"+n.wA.path(), "nsm-b"), vxlanMech(n.ipA, n.ipB, 1000), p2pContext(0), "IP")
+				p = newPair("bench", kernelMech("file://"+n.WA.Path(), "nsm-b"), vxlanMech(n.IPA, n.IPB, 1000), p2pContext(0), "IP")
 			case "wireguard":
 				_, peer, _ := wireguard.GenerateKey()
-				p = newPair("bench", kernelMech("file://"+n.wA.path(), "nsm-b"), wgMech(n.ipA, n.ipB, 51900, 51901, keys.add(b), peer), p2pContext(0), "IP")
+				p = newPair("bench", kernelMech("file://"+n.WA.Path(), "nsm-b"), wgMech(n.IPA, n.IPB, 51900, 51901, keys.add(b), peer), p2pContext(0), "IP")
 			}
 			var create, refresh, del time.Duration
 			step := func(sum *time.Duration, f func(context.Context, *xconnect.Pair) error) {

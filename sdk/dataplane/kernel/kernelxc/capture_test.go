@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -194,72 +193,4 @@ func underlayVerdict(t *testing.T, frames [][]byte, a, b netip.Addr, ports map[u
 		}
 	}
 	return wg
-}
-
-// tcpExchange sends data from src in client to dst in server over TCP and
-// checks that it comes back.
-func tcpExchange(t *testing.T, client, server testNS, src, dst netip.Addr, data []byte) {
-	t.Helper()
-	var ln net.Listener
-	if err := server.Do(func() error {
-		var err error
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(dst, 0).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	echoed := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			echoed <- err
-			return
-		}
-		defer func() { _ = c.Close() }()
-		buf := make([]byte, len(data))
-		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-		if _, err := readFull(c, buf); err != nil {
-			echoed <- err
-			return
-		}
-		_, err = c.Write(buf)
-		echoed <- err
-	}()
-	var conn net.Conn
-	if err := client.Do(func() error {
-		d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: 10 * time.Second}
-		var err error
-		conn, err = d.Dial("tcp", ln.Addr().String())
-		return err
-	}); err != nil {
-		t.Fatalf("tcp %s -> %s: %v", src, dst, err)
-	}
-	defer func() { _ = conn.Close() }()
-	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := conn.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	back := make([]byte, len(data))
-	if _, err := readFull(conn, back); err != nil {
-		t.Fatalf("tcp %s -> %s: %v", src, dst, err)
-	}
-	if err := <-echoed; err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(back, data) {
-		t.Fatal("tcp data changed on the way")
-	}
-}
-
-func readFull(c net.Conn, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := c.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }

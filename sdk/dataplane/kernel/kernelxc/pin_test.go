@@ -19,6 +19,7 @@ import (
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
 
@@ -137,11 +138,11 @@ func hiding(nss ...testNS) kernelxc.Option {
 // without the state directory finds nothing: the namespaces are really
 // hidden from the scan.
 func TestRestartPrunesThroughRememberedNamespaces(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	c1, e1 := newNS(t, "pk-c"), newNS(t, "pk-e")   // "keep": requested again
-	c2, e2 := newNS(t, "pg-c"), newNS(t, "pg-e")   // "gone": closed, deletion failed
-	c3, e3 := newNS(t, "pcr-c"), newNS(t, "pcr-e") // "crash": never closed
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	c1, e1 := netnstest.NewUp(t, "pk-c"), netnstest.NewUp(t, "pk-e")   // "keep": requested again
+	c2, e2 := netnstest.NewUp(t, "pg-c"), netnstest.NewUp(t, "pg-e")   // "gone": closed, deletion failed
+	c3, e3 := netnstest.NewUp(t, "pcr-c"), netnstest.NewUp(t, "pcr-e") // "crash": never closed
 	all := []testNS{c1, e1, c2, e2, c3, e3}
 	state := stateDir(t)
 	o := owner(t, "pin")
@@ -172,7 +173,7 @@ func TestRestartPrunesThroughRememberedNamespaces(t *testing.T) {
 	for _, p := range []*fdPair{keep, gone, crash} {
 		p.close()
 	}
-	if got := links(t, c2); len(got) != 1 {
+	if got := netnstest.Links(t, c2); len(got) != 1 {
 		t.Fatalf("links of the failed removal: %v", got)
 	}
 
@@ -199,10 +200,10 @@ func TestRestartPrunesThroughRememberedNamespaces(t *testing.T) {
 	if idx := link(t, c1, "nsm-keep").Attrs().Index; idx != index {
 		t.Errorf("adoption recreated the interface (index %d -> %d)", index, idx)
 	}
-	waitFor(t, "the prune after the grace", func() bool { return len(links(t, c2))+len(links(t, c3)) == 0 })
+	waitFor(t, "the prune after the grace", func() bool { return len(netnstest.Links(t, c2))+len(netnstest.Links(t, c3)) == 0 })
 	for _, ns := range []testNS{c2, e2, c3, e3} {
-		if got := links(t, ns); len(got) != 0 {
-			t.Errorf("left in %s: %v", ns.name, got)
+		if got := netnstest.Links(t, ns); len(got) != 0 {
+			t.Errorf("left in %s: %v", ns.Name, got)
 		}
 	}
 	waitFor(t, "the unused namespaces to be unpinned", func() bool { return len(pinned(t, state)) == 2 })
@@ -214,7 +215,7 @@ func TestRestartPrunesThroughRememberedNamespaces(t *testing.T) {
 	if err := second.Unprogram(ctx, keep.p); err != nil {
 		t.Fatal(err)
 	}
-	if got := append(links(t, c1), links(t, e1)...); len(got) != 0 {
+	if got := append(netnstest.Links(t, c1), netnstest.Links(t, e1)...); len(got) != 0 {
 		t.Errorf("left: %v", got)
 	}
 	if got := mountsUnder(t, state); len(got) != 0 {
@@ -234,16 +235,16 @@ type fdPair struct {
 // connection of this run uses it: shared namespaces until the last one
 // closes, the old namespace of a connection moved by a refresh not at all.
 func TestPinsFollowConnections(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	c, e1, e2, e3 := newNS(t, "fc"), newNS(t, "fe1"), newNS(t, "fe2"), newNS(t, "fe3")
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	c, e1, e2, e3 := netnstest.NewUp(t, "fc"), netnstest.NewUp(t, "fe1"), netnstest.NewUp(t, "fe2"), netnstest.NewUp(t, "fe3")
 	state := stateDir(t)
 	dp := newDataplane(t, owner(t, "follow"), kernelxc.WithStateDir(state))
 	if _, err := dp.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a := newPair("a", kernelMech("file://"+c.path(), "nsm-a"), kernelMech("file://"+e1.path(), "srv-a"), p2pContext(0), "IP")
-	b := newPair("b", kernelMech("file://"+c.path(), "nsm-b"), kernelMech("file://"+e2.path(), "srv-b"), &networkservice.ConnectionContext{}, "IP")
+	a := newPair("a", kernelMech("file://"+c.Path(), "nsm-a"), kernelMech("file://"+e1.Path(), "srv-a"), p2pContext(0), "IP")
+	b := newPair("b", kernelMech("file://"+c.Path(), "nsm-b"), kernelMech("file://"+e2.Path(), "srv-b"), &networkservice.ConnectionContext{}, "IP")
 	step := func(what string, f func() error, want []kernel.NSID) {
 		t.Helper()
 		if err := f(); err != nil {
@@ -257,7 +258,7 @@ func TestPinsFollowConnections(t *testing.T) {
 	step("program b", func() error { return dp.Program(ctx, b) }, ids(c, e1, e2))
 	step("refresh a", func() error { return dp.Program(ctx, a) }, ids(c, e1, e2))
 	step("unprogram a", func() error { return dp.Unprogram(ctx, a) }, ids(c, e2))
-	b.Downstream.Mechanism = kernelMech("file://"+e3.path(), "srv-b")
+	b.Downstream.Mechanism = kernelMech("file://"+e3.Path(), "srv-b")
 	step("move b", func() error { return dp.Program(ctx, b) }, ids(c, e3))
 	step("prune", func() error { _, err := dp.Prune(ctx); return err }, ids(c, e3))
 	step("unprogram b", func() error { return dp.Unprogram(ctx, b) }, nil)
@@ -265,8 +266,8 @@ func TestPinsFollowConnections(t *testing.T) {
 		t.Errorf("mounts left: %v", got)
 	}
 	for _, ns := range []testNS{c, e1, e2, e3} {
-		if got := links(t, ns); len(got) != 0 {
-			t.Errorf("left in %s: %v", ns.name, got)
+		if got := netnstest.Links(t, ns); len(got) != 0 {
+			t.Errorf("left in %s: %v", ns.Name, got)
 		}
 	}
 }
@@ -275,8 +276,8 @@ func TestPinsFollowConnections(t *testing.T) {
 // the end of the mount namespace that held them), and refuses a state
 // directory it cannot use.
 func TestStatePins(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
 	state := stateDir(t)
 	o := owner(t, "stale")
 	dir := filepath.Join(state, o+".netns")

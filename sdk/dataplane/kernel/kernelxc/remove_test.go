@@ -19,6 +19,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
 
@@ -93,7 +94,7 @@ func TestFailedUnprogramIsRetried(t *testing.T) {
 	}
 	defer dp.Close()
 
-	err = dp.Unprogram(testCtx(t), ownNSPair("flaky"))
+	err = dp.Unprogram(netnstest.Context(t), ownNSPair("flaky"))
 	if err == nil || !strings.Contains(err.Error(), "retried in the background") {
 		t.Fatalf("Unprogram error %v, want the failure and the retry", err)
 	}
@@ -167,7 +168,7 @@ func TestRetriesStopWithTheDataPlane(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer dp.Close()
-			ctx, cancel := context.WithCancel(testCtx(t))
+			ctx, cancel := context.WithCancel(netnstest.Context(t))
 			defer cancel()
 			if _, err := dp.Start(ctx); err != nil {
 				t.Fatal(err)
@@ -203,15 +204,15 @@ func TestRetriesStopWithTheDataPlane(t *testing.T) {
 // through the retries, even after the descriptor its namespace URL named
 // has been closed (as fd passing does after the call).
 func TestRetryRemovesTheLinks(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ctx := testCtx(t)
-	nsc, nse := newNS(t, "rtc"), newNS(t, "rte")
+	ctx := netnstest.Context(t)
+	nsc, nse := netnstest.NewUp(t, "rtc"), netnstest.NewUp(t, "rte")
 	f := &flakyDelete{fail: failFirst(3), real: true}
 	dp := newDataplane(t, owner(t, "rt"), kernelxc.WithDeleteByMark(f.del))
 	defer dp.Close()
 	cURL, closeFD := fdURL(t, nsc)
-	p := newPair("retried", kernelMech(cURL, "nsm-rt"), kernelMech("file://"+nse.path(), "srv-rt"), p2pContext(0), "IP")
+	p := newPair("retried", kernelMech(cURL, "nsm-rt"), kernelMech("file://"+nse.Path(), "srv-rt"), p2pContext(0), "IP")
 	if err := dp.Program(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -219,11 +220,11 @@ func TestRetryRemovesTheLinks(t *testing.T) {
 		t.Fatal("Unprogram succeeded despite the failing deletion")
 	}
 	closeFD()
-	if got := links(t, nsc); len(got) != 1 {
+	if got := netnstest.Links(t, nsc); len(got) != 1 {
 		t.Fatalf("client links after the failed Unprogram: %v", got)
 	}
 	waitFor(t, "the retried removal", func() bool { return len(dp.PendingRemovals()) == 0 })
-	if got := append(links(t, nsc), links(t, nse)...); len(got) != 0 {
+	if got := append(netnstest.Links(t, nsc), netnstest.Links(t, nse)...); len(got) != 0 {
 		t.Fatalf("left after the retries: %v", got)
 	}
 	if got := dp.Connections(); len(got) != 0 {
@@ -234,15 +235,15 @@ func TestRetryRemovesTheLinks(t *testing.T) {
 // TestProgramCancelsPendingRemoval: a connection programmed again while its
 // removal is being retried is wanted: the retries stop and its links stay.
 func TestProgramCancelsPendingRemoval(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ctx := testCtx(t)
-	nsc, nse := newNS(t, "cpc"), newNS(t, "cpe")
+	ctx := netnstest.Context(t)
+	nsc, nse := netnstest.NewUp(t, "cpc"), netnstest.NewUp(t, "cpe")
 	var failing atomic.Bool
 	f := &flakyDelete{fail: func(int64) bool { return failing.Load() }, real: true}
 	dp := newDataplane(t, owner(t, "cp"), kernelxc.WithDeleteByMark(f.del))
 	defer dp.Close()
-	p := newPair("again", kernelMech("file://"+nsc.path(), "nsm-cp"), kernelMech("file://"+nse.path(), "srv-cp"), p2pContext(0), "IP")
+	p := newPair("again", kernelMech("file://"+nsc.Path(), "nsm-cp"), kernelMech("file://"+nse.Path(), "srv-cp"), p2pContext(0), "IP")
 	if err := dp.Program(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func TestProgramCancelsPendingRemoval(t *testing.T) {
 	if err := dp.Unprogram(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if got := append(links(t, nsc), links(t, nse)...); len(got) != 0 {
+	if got := append(netnstest.Links(t, nsc), netnstest.Links(t, nse)...); len(got) != 0 {
 		t.Fatalf("left: %v", got)
 	}
 }

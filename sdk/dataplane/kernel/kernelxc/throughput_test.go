@@ -14,11 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/nsmesh/nsmesh/apis/networkservice"
-	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
 
@@ -36,7 +34,7 @@ func TestThroughput(t *testing.T) {
 	if os.Getenv("NSM_PERF") == "" {
 		t.Skip("a measurement: set NSM_PERF=1 to run it")
 	}
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	if _, err := exec.LookPath("iperf3"); err != nil {
 		t.Skip("iperf3 is not installed (hack/setup.sh installs it)")
 	}
@@ -48,24 +46,24 @@ func TestThroughput(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(3*seconds+60)*time.Second)
 	defer cancel()
-	n := newTwoNodes(t, "tp", netip.MustParsePrefix("10.225.0.1/24"), netip.MustParsePrefix("10.225.0.2/24"))
+	n := netnstest.NewTwoNodes(t, "tp", netip.MustParsePrefix("10.225.0.1/24"), netip.MustParsePrefix("10.225.0.2/24"))
 
 	// WireGuard: 172.16.9.1 -> 172.16.9.0.
 	keysA, keysB := keyring{}, keyring{}
 	pubA, pubB := keysA.add(t), keysB.add(t)
-	fwdA := newWGDataplane(t, "tpa", n.nodeA, keysA)
-	fwdB := newWGDataplane(t, "tpb", n.nodeB, keysB)
-	wg := wgMech(n.ipA, n.ipB, 51890, 51891, pubA, pubB)
-	wgA := newPair("tp-wa", kernelMech("file://"+n.wA.path(), "wg-a"), wg, p2pContext(0), "IP")
-	wgB := newPair("tp-wb", wg.Clone(), kernelMech("file://"+n.wB.path(), "wg-b"), p2pContext(0), "IP")
+	fwdA := newWGDataplane(t, "tpa", n.NodeA, keysA)
+	fwdB := newWGDataplane(t, "tpb", n.NodeB, keysB)
+	wg := wgMech(n.IPA, n.IPB, 51890, 51891, pubA, pubB)
+	wgA := newPair("tp-wa", kernelMech("file://"+n.WA.Path(), "wg-a"), wg, p2pContext(0), "IP")
+	wgB := newPair("tp-wb", wg.Clone(), kernelMech("file://"+n.WB.Path(), "wg-b"), p2pContext(0), "IP")
 
 	// VXLAN: 172.16.11.1 -> 172.16.11.0, on the same dataplanes.
-	vx := vxlanMech(n.ipA, n.ipB, 9901)
+	vx := vxlanMech(n.IPA, n.IPB, 9901)
 	vxCtx := &networkservice.ConnectionContext{IpContext: &networkservice.IPContext{
 		SrcIpAddrs: []string{"172.16.11.1/32"}, DstIpAddrs: []string{"172.16.11.0/32"},
 	}}
-	vxA := newPair("tp-va", kernelMech("file://"+n.wA.path(), "vx-a"), vx, vxCtx, "IP")
-	vxB := newPair("tp-vb", vx.Clone(), kernelMech("file://"+n.wB.path(), "vx-b"), vxCtx, "IP")
+	vxA := newPair("tp-va", kernelMech("file://"+n.WA.Path(), "vx-a"), vx, vxCtx, "IP")
+	vxB := newPair("tp-vb", vx.Clone(), kernelMech("file://"+n.WB.Path(), "vx-b"), vxCtx, "IP")
 	for _, s := range []struct {
 		dp *kernelxc.Dataplane
 		p  *xconnect.Pair
@@ -78,23 +76,12 @@ func TestThroughput(t *testing.T) {
 
 	// The baseline: a veth pair straight from one workload to the other,
 	// 172.16.10.1 -> 172.16.10.2.
-	direct := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "dv-a", MTU: 1500}, PeerName: "dv-b",
-		PeerNamespace: netlink.NsFd(n.wB.Fd())}
-	if err := handle(t, n.wA.NetNS).LinkAdd(direct); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []struct {
-		ns   testNS
-		name string
-		addr string
-	}{{n.wA, "dv-a", "172.16.10.1/24"}, {n.wB, "dv-b", "172.16.10.2/24"}} {
-		if err := (kernel.InterfaceConfig{Addrs: []netip.Prefix{netip.MustParsePrefix(s.addr)}}).Apply(ctx, testLogger(t), s.ns.NetNS, s.name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pingBoth(t, n.wA, n.wB)
+	netnstest.Veth(t,
+		netnstest.End{NS: n.WA.NetNS, Name: "dv-a", Addr: netip.MustParsePrefix("172.16.10.1/24")},
+		netnstest.End{NS: n.WB.NetNS, Name: "dv-b", Addr: netip.MustParsePrefix("172.16.10.2/24")})
+	pingBoth(t, n.WA, n.WB)
 
-	server := exec.CommandContext(ctx, "ip", "netns", "exec", n.wB.name, "iperf3", "-s", "-p", "5299")
+	server := exec.CommandContext(ctx, "ip", "netns", "exec", n.WB.Name, "iperf3", "-s", "-p", "5299")
 	if err := server.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -102,13 +89,13 @@ func TestThroughput(t *testing.T) {
 		_ = server.Process.Kill()
 		_ = server.Wait()
 	})
-	waitListening(t, n.wA, "172.16.10.2:5299")
+	waitListening(t, n.WA, "172.16.10.2:5299")
 
 	results := map[string]float64{}
 	for _, path := range []struct{ name, dst string }{
 		{"veth", "172.16.10.2"}, {"wireguard", dstV4.String()}, {"vxlan", "172.16.11.0"},
 	} {
-		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.wA.name, "iperf3", "-c", path.dst, "-p", "5299",
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.WA.Name, "iperf3", "-c", path.dst, "-p", "5299",
 			"-t", fmt.Sprint(seconds), "-J").Output()
 		if err != nil {
 			t.Fatalf("iperf3 over %s: %v\n%s", path.name, err, out)

@@ -19,6 +19,7 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel/kernelxc"
 	wgdp "github.com/nsmesh/nsmesh/sdk/dataplane/wireguard"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/wireguard"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
@@ -84,7 +85,7 @@ func portFree(t *testing.T, ns testNS, port int) bool {
 }
 
 func TestRemoteWireguard(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	for _, tc := range []struct {
 		name     string
 		ipA, ipB netip.Prefix
@@ -94,18 +95,18 @@ func TestRemoteWireguard(t *testing.T) {
 		{"ipv6 underlay", netip.MustParsePrefix("fd00:220::1/64"), netip.MustParsePrefix("fd00:220::2/64"), 1500 - wgdp.OverheadIPv6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t)
-			n := newTwoNodes(t, "w"+tc.name[:2], tc.ipA, tc.ipB)
+			ctx := netnstest.Context(t)
+			n := netnstest.NewTwoNodes(t, "w"+tc.name[:2], tc.ipA, tc.ipB)
 			keysA, keysB := keyring{}, keyring{}
 			pubA, pubB := keysA.add(t), keysB.add(t)
-			fwdA := newWGDataplane(t, "wa", n.nodeA, keysA)
-			fwdB := newWGDataplane(t, "wb", n.nodeB, keysB)
-			tunnel := wgMech(n.ipA, n.ipB, 51820, 51821, pubA, pubB)
+			fwdA := newWGDataplane(t, "wa", n.NodeA, keysA)
+			fwdB := newWGDataplane(t, "wb", n.NodeB, keysB)
+			tunnel := wgMech(n.IPA, n.IPB, 51820, 51821, pubA, pubB)
 			cc := p2pContext(0)
-			clientSide := newPair("seg-fwd-a", kernelMech("file://"+n.wA.path(), "nsm-w"), tunnel, cc, "IP")
-			endpointSide := newPair("seg-fwd-b", tunnel.Clone(), kernelMech("file://"+n.wB.path(), "icmp-w"), cc, "IP")
+			clientSide := newPair("seg-fwd-a", kernelMech("file://"+n.WA.Path(), "nsm-w"), tunnel, cc, "IP")
+			endpointSide := newPair("seg-fwd-b", tunnel.Clone(), kernelMech("file://"+n.WB.Path(), "icmp-w"), cc, "IP")
 
-			cap := startCapture(t, n.nodeA, "ul-a")
+			cap := startCapture(t, n.NodeA, "ul-a")
 			// The endpoint-side forwarder programs first, as in a real Request.
 			if err := fwdB.Program(ctx, endpointSide); err != nil {
 				t.Fatal(err)
@@ -118,8 +119,8 @@ func TestRemoteWireguard(t *testing.T) {
 				name string
 				dp   *kernelxc.Dataplane
 				conn string
-			}{{n.wA, "nsm-w", fwdA, "seg-fwd-a"}, {n.wB, "icmp-w", fwdB, "seg-fwd-b"}} {
-				if got, want := links(t, c.ns), []string{c.name + " tuntap"}; !reflect.DeepEqual(got, want) {
+			}{{n.WA, "nsm-w", fwdA, "seg-fwd-a"}, {n.WB, "icmp-w", fwdB, "seg-fwd-b"}} {
+				if got, want := netnstest.Links(t, c.ns), []string{c.name + " tuntap"}; !reflect.DeepEqual(got, want) {
 					t.Fatalf("links %v, want %v", got, want)
 				}
 				l := link(t, c.ns, c.name)
@@ -130,24 +131,24 @@ func TestRemoteWireguard(t *testing.T) {
 					t.Errorf("%s alias %q", c.name, l.Attrs().Alias)
 				}
 			}
-			for _, node := range []testNS{n.nodeA, n.nodeB} {
-				if got := links(t, node); len(got) != 1 {
-					t.Errorf("node %s links %v, want only the underlay", node.name, got)
+			for _, node := range []testNS{n.NodeA, n.NodeB} {
+				if got := netnstest.Links(t, node); len(got) != 1 {
+					t.Errorf("node %s links %v, want only the underlay", node.Name, got)
 				}
 			}
-			pingBoth(t, n.wA, n.wB)
+			pingBoth(t, n.WA, n.WB)
 			mark, data := marker(t)
-			tcpExchange(t, n.wA, n.wB, srcV4, dstV4, data)
-			tcpExchange(t, n.wB, n.wA, dstV6, srcV6, data)
+			tcpEcho(t, n.WA, n.WB, srcV4, dstV4, data)
+			tcpEcho(t, n.WB, n.WA, dstV6, srcV6, data)
 
 			frames := cap.finish()
 			inner := []netip.Addr{srcV4, dstV4, srcV6, dstV6}
-			if wg := underlayVerdict(t, frames, n.ipA, n.ipB, map[uint16]bool{51820: true, 51821: true}, inner, mark); wg < 10 {
+			if wg := underlayVerdict(t, frames, n.IPA, n.IPB, map[uint16]bool{51820: true, 51821: true}, inner, mark); wg < 10 {
 				t.Errorf("only %d WireGuard datagrams on the underlay (%d frames): the traffic did not go through the tunnel", wg, len(frames))
 			}
 
 			// Refresh: nothing recreated, traffic flows.
-			index := link(t, n.wA, "nsm-w").Attrs().Index
+			index := link(t, n.WA, "nsm-w").Attrs().Index
 			for range 2 {
 				if err := fwdA.Program(ctx, clientSide); err != nil {
 					t.Fatal(err)
@@ -156,10 +157,10 @@ func TestRemoteWireguard(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if link(t, n.wA, "nsm-w").Attrs().Index != index {
+			if link(t, n.WA, "nsm-w").Attrs().Index != index {
 				t.Error("refresh recreated the tunnel")
 			}
-			pingBoth(t, n.wA, n.wB)
+			pingBoth(t, n.WA, n.WB)
 
 			if err := fwdA.Unprogram(ctx, clientSide); err != nil {
 				t.Fatal(err)
@@ -167,12 +168,12 @@ func TestRemoteWireguard(t *testing.T) {
 			if err := fwdB.Unprogram(ctx, endpointSide); err != nil {
 				t.Fatal(err)
 			}
-			for _, ns := range []testNS{n.wA, n.wB} {
-				if got := links(t, ns); len(got) != 0 {
-					t.Errorf("left in %s: %v", ns.name, got)
+			for _, ns := range []testNS{n.WA, n.WB} {
+				if got := netnstest.Links(t, ns); len(got) != 0 {
+					t.Errorf("left in %s: %v", ns.Name, got)
 				}
 			}
-			if !portFree(t, n.nodeA, 51820) || !portFree(t, n.nodeB, 51821) {
+			if !portFree(t, n.NodeA, 51820) || !portFree(t, n.NodeB, 51821) {
 				t.Error("a WireGuard port is still bound after Unprogram")
 			}
 			if err := fwdA.Unprogram(ctx, clientSide); err != nil {
@@ -186,23 +187,23 @@ func TestRemoteWireguard(t *testing.T) {
 // the same exchange is visible on the underlay, so the WireGuard test's
 // verdict means something.
 func TestCaptureSeesPlaintextVXLAN(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	n := newTwoNodes(t, "pv", netip.MustParsePrefix("10.221.0.1/24"), netip.MustParsePrefix("10.221.0.2/24"))
-	fwdA := newDataplane(t, owner(t, "pa"), kernelxc.WithHostNetNS(n.nodeA.NetNS))
-	fwdB := newDataplane(t, owner(t, "pb"), kernelxc.WithHostNetNS(n.nodeB.NetNS))
-	tunnel := vxlanMech(n.ipA, n.ipB, 6001)
-	a := newPair("pa", kernelMech("file://"+n.wA.path(), "nsm-v"), tunnel, p2pContext(0), "IP")
-	b := newPair("pb", tunnel.Clone(), kernelMech("file://"+n.wB.path(), "icmp-v"), p2pContext(0), "IP")
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	n := netnstest.NewTwoNodes(t, "pv", netip.MustParsePrefix("10.221.0.1/24"), netip.MustParsePrefix("10.221.0.2/24"))
+	fwdA := newDataplane(t, owner(t, "pa"), kernelxc.WithHostNetNS(n.NodeA.NetNS))
+	fwdB := newDataplane(t, owner(t, "pb"), kernelxc.WithHostNetNS(n.NodeB.NetNS))
+	tunnel := vxlanMech(n.IPA, n.IPB, 6001)
+	a := newPair("pa", kernelMech("file://"+n.WA.Path(), "nsm-v"), tunnel, p2pContext(0), "IP")
+	b := newPair("pb", tunnel.Clone(), kernelMech("file://"+n.WB.Path(), "icmp-v"), p2pContext(0), "IP")
 	if err := fwdB.Program(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	if err := fwdA.Program(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	cap := startCapture(t, n.nodeA, "ul-a")
+	cap := startCapture(t, n.NodeA, "ul-a")
 	mark, data := marker(t)
-	tcpExchange(t, n.wA, n.wB, srcV4, dstV4, data)
+	tcpEcho(t, n.WA, n.WB, srcV4, dstV4, data)
 	seen := 0
 	for _, f := range cap.finish() {
 		if bytes.Contains(f, mark) {
@@ -219,16 +220,16 @@ func TestCaptureSeesPlaintextVXLAN(t *testing.T) {
 // TestWireguardPeerChanges: the endpoint-side forwarder restarts with new
 // keys and port; the client side's refresh updates its peer in place.
 func TestWireguardPeerChanges(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	n := newTwoNodes(t, "wr", netip.MustParsePrefix("10.222.0.1/24"), netip.MustParsePrefix("10.222.0.2/24"))
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	n := netnstest.NewTwoNodes(t, "wr", netip.MustParsePrefix("10.222.0.1/24"), netip.MustParsePrefix("10.222.0.2/24"))
 	keysA, keysB := keyring{}, keyring{}
 	pubA, pubB := keysA.add(t), keysB.add(t)
-	fwdA := newWGDataplane(t, "ra", n.nodeA, keysA)
-	fwdB := newWGDataplane(t, "rb", n.nodeB, keysB)
-	tunnel := wgMech(n.ipA, n.ipB, 51830, 51831, pubA, pubB)
-	a := newPair("ra", kernelMech("file://"+n.wA.path(), "nsm-w"), tunnel, p2pContext(0), "IP")
-	b := newPair("rb", tunnel.Clone(), kernelMech("file://"+n.wB.path(), "icmp-w"), p2pContext(0), "IP")
+	fwdA := newWGDataplane(t, "ra", n.NodeA, keysA)
+	fwdB := newWGDataplane(t, "rb", n.NodeB, keysB)
+	tunnel := wgMech(n.IPA, n.IPB, 51830, 51831, pubA, pubB)
+	a := newPair("ra", kernelMech("file://"+n.WA.Path(), "nsm-w"), tunnel, p2pContext(0), "IP")
+	b := newPair("rb", tunnel.Clone(), kernelMech("file://"+n.WB.Path(), "icmp-w"), p2pContext(0), "IP")
 	for _, s := range []struct {
 		dp *kernelxc.Dataplane
 		p  *xconnect.Pair
@@ -237,59 +238,59 @@ func TestWireguardPeerChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pingBoth(t, n.wA, n.wB)
-	index := link(t, n.wA, "nsm-w").Attrs().Index
+	pingBoth(t, n.WA, n.WB)
+	index := link(t, n.WA, "nsm-w").Attrs().Index
 
 	// The endpoint side's forwarder dies: its tunnel goes with it.
 	fwdB.Close()
-	if got := links(t, n.wB); len(got) != 0 {
+	if got := netnstest.Links(t, n.WB); len(got) != 0 {
 		t.Fatalf("the endpoint side's interface outlived its forwarder: %v", got)
 	}
 	restarted := keyring{}
 	pubB2 := restarted.add(t)
-	fwdB2 := newWGDataplane(t, "rb", n.nodeB, restarted)
+	fwdB2 := newWGDataplane(t, "rb", n.NodeB, restarted)
 	// A refresh with the old mechanism finds no private key in the new run.
 	if err := fwdB2.Program(ctx, b); err == nil || !strings.Contains(err.Error(), "no private key") {
 		t.Fatalf("old keys in a new run: %v", err)
 	}
-	if got := links(t, n.wB); len(got) != 0 {
+	if got := netnstest.Links(t, n.WB); len(got) != 0 {
 		t.Errorf("a failed Program left %v", got)
 	}
 	// The re-request negotiates anew.
-	tunnel = wgMech(n.ipA, n.ipB, 51830, 51832, pubA, pubB2)
-	a = newPair("ra", kernelMech("file://"+n.wA.path(), "nsm-w"), tunnel, p2pContext(0), "IP")
-	b = newPair("rb", tunnel.Clone(), kernelMech("file://"+n.wB.path(), "icmp-w"), p2pContext(0), "IP")
+	tunnel = wgMech(n.IPA, n.IPB, 51830, 51832, pubA, pubB2)
+	a = newPair("ra", kernelMech("file://"+n.WA.Path(), "nsm-w"), tunnel, p2pContext(0), "IP")
+	b = newPair("rb", tunnel.Clone(), kernelMech("file://"+n.WB.Path(), "icmp-w"), p2pContext(0), "IP")
 	if err := fwdB2.Program(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	if err := fwdA.Program(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if link(t, n.wA, "nsm-w").Attrs().Index != index {
+	if link(t, n.WA, "nsm-w").Attrs().Index != index {
 		t.Error("the client side's interface was recreated for a peer change")
 	}
-	pingBoth(t, n.wA, n.wB)
+	pingBoth(t, n.WA, n.WB)
 	_ = fwdA.Unprogram(ctx, a)
 	_ = fwdB2.Unprogram(ctx, b)
 }
 
 func TestWireguardErrorsLeaveNothing(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	n := newTwoNodes(t, "we", netip.MustParsePrefix("10.223.0.1/24"), netip.MustParsePrefix("10.223.0.2/24"))
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	n := netnstest.NewTwoNodes(t, "we", netip.MustParsePrefix("10.223.0.1/24"), netip.MustParsePrefix("10.223.0.2/24"))
 	keys := keyring{}
 	pub := keys.add(t)
 	_, peer, _ := wireguard.GenerateKey()
 	good := func() *xconnect.Pair {
-		return newPair("we", kernelMech("file://"+n.wA.path(), "nsm-e"), wgMech(n.ipA, n.ipB, 51840, 51841, pub, peer), p2pContext(0), "IP")
+		return newPair("we", kernelMech("file://"+n.WA.Path(), "nsm-e"), wgMech(n.IPA, n.IPB, 51840, 51841, pub, peer), p2pContext(0), "IP")
 	}
 
-	plain := newDataplane(t, owner(t, "plain"), kernelxc.WithHostNetNS(n.nodeA.NetNS))
+	plain := newDataplane(t, owner(t, "plain"), kernelxc.WithHostNetNS(n.NodeA.NetNS))
 	if err := plain.Program(ctx, good()); !errors.Is(err, kernelxc.ErrUnsupported) {
 		t.Errorf("without WithWireGuard: %v, want ErrUnsupported", err)
 	}
 
-	dp := newWGDataplane(t, "err", n.nodeA, keys)
+	dp := newWGDataplane(t, "err", n.NodeA, keys)
 	unknown := good()
 	_, other, _ := wireguard.GenerateKey()
 	unknown.Downstream.Mechanism.Parameters["src_public_key"] = other.String()
@@ -298,7 +299,7 @@ func TestWireguardErrorsLeaveNothing(t *testing.T) {
 	}
 
 	var squatter *net.UDPConn
-	if err := n.nodeA.Do(func() error {
+	if err := n.NodeA.Do(func() error {
 		var err error
 		squatter, err = net.ListenUDP("udp", &net.UDPAddr{Port: 51840})
 		return err
@@ -315,13 +316,13 @@ func TestWireguardErrorsLeaveNothing(t *testing.T) {
 	if err := dp.Program(ctx, bad); err == nil || !strings.Contains(err.Error(), "not-an-address") {
 		t.Errorf("bad context: %v", err)
 	}
-	if got := links(t, n.wA); len(got) != 0 {
+	if got := netnstest.Links(t, n.WA); len(got) != 0 {
 		t.Errorf("left after failed Programs: %v", got)
 	}
 	if got := dp.Connections(); len(got) != 0 {
 		t.Errorf("failed connections are claimed: %v", got)
 	}
-	if !portFree(t, n.nodeA, 51840) {
+	if !portFree(t, n.NodeA, 51840) {
 		t.Error("a failed Program keeps the port")
 	}
 
@@ -329,20 +330,20 @@ func TestWireguardErrorsLeaveNothing(t *testing.T) {
 	if err := dp.Program(ctx, good()); err != nil {
 		t.Fatal(err)
 	}
-	index := link(t, n.wA, "nsm-e").Attrs().Index
+	index := link(t, n.WA, "nsm-e").Attrs().Index
 	if err := dp.Program(ctx, bad); err == nil {
 		t.Fatal("refresh with a bad context succeeded")
 	}
 	if _, err := dp.Prune(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if l, err := handle(t, n.wA.NetNS).LinkByName("nsm-e"); err != nil || l.Attrs().Index != index {
+	if l, err := netnstest.Handle(t, n.WA.NetNS).LinkByName("nsm-e"); err != nil || l.Attrs().Index != index {
 		t.Errorf("the tunnel did not survive a failed refresh and a prune: %v", err)
 	}
 	if err := dp.Unprogram(ctx, good()); err != nil {
 		t.Fatal(err)
 	}
-	if got := links(t, n.wA); len(got) != 0 {
+	if got := netnstest.Links(t, n.WA); len(got) != 0 {
 		t.Errorf("left: %v", got)
 	}
 }
@@ -350,13 +351,13 @@ func TestWireguardErrorsLeaveNothing(t *testing.T) {
 // TestWireguardMTU: the underlay's MTU minus the overhead, lowered by the
 // context and the mechanism.
 func TestWireguardMTU(t *testing.T) {
-	requireRoot(t)
-	ctx := testCtx(t)
-	n := newTwoNodes(t, "wm", netip.MustParsePrefix("10.224.0.1/24"), netip.MustParsePrefix("10.224.0.2/24"))
+	netnstest.RequireRoot(t)
+	ctx := netnstest.Context(t)
+	n := netnstest.NewTwoNodes(t, "wm", netip.MustParsePrefix("10.224.0.1/24"), netip.MustParsePrefix("10.224.0.2/24"))
 	keys := keyring{}
 	pub := keys.add(t)
 	_, peer, _ := wireguard.GenerateKey()
-	dp := newWGDataplane(t, "mtu", n.nodeA, keys)
+	dp := newWGDataplane(t, "mtu", n.NodeA, keys)
 	for _, tc := range []struct {
 		name     string
 		ctxMTU   uint32
@@ -370,20 +371,20 @@ func TestWireguardMTU(t *testing.T) {
 		{"jumbo underlay", 0, "", 9000, 8940},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := handle(t, n.nodeA.NetNS).LinkSetMTU(link(t, n.nodeA, "ul-a"), tc.underlay); err != nil {
+			if err := netnstest.Handle(t, n.NodeA.NetNS).LinkSetMTU(link(t, n.NodeA, "ul-a"), tc.underlay); err != nil {
 				t.Fatal(err)
 			}
-			m := wgMech(n.ipA, n.ipB, 51850, 51851, pub, peer)
+			m := wgMech(n.IPA, n.IPB, 51850, 51851, pub, peer)
 			if tc.mechMTU != "" {
 				m.Parameters["MTU"] = tc.mechMTU
 			}
-			if err := dp.Program(ctx, newPair("mtu", kernelMech("file://"+n.wA.path(), "nsm-m"), m, p2pContext(tc.ctxMTU), "IP")); err != nil {
+			if err := dp.Program(ctx, newPair("mtu", kernelMech("file://"+n.WA.Path(), "nsm-m"), m, p2pContext(tc.ctxMTU), "IP")); err != nil {
 				t.Fatal(err)
 			}
-			if got := link(t, n.wA, "nsm-m").Attrs().MTU; got != tc.want {
+			if got := link(t, n.WA, "nsm-m").Attrs().MTU; got != tc.want {
 				t.Errorf("mtu %d, want %d", got, tc.want)
 			}
 		})
 	}
-	_ = dp.Unprogram(ctx, newPair("mtu", kernelMech("file://"+n.wA.path(), "nsm-m"), wgMech(n.ipA, n.ipB, 51850, 51851, pub, peer), nil, "IP"))
+	_ = dp.Unprogram(ctx, newPair("mtu", kernelMech("file://"+n.WA.Path(), "nsm-m"), wgMech(n.IPA, n.IPB, 51850, 51851, pub, peer), nil, "IP"))
 }

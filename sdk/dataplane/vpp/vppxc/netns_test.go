@@ -5,12 +5,10 @@ package vppxc_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"testing"
 
@@ -22,64 +20,17 @@ import (
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppxc"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
 
+// requireRoot skips unless the test can create namespaces and the TUN/TAP
+// devices that stand in for VPP's taps.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces and TUN/TAP devices")
-	}
+	netnstest.RequireRoot(t)
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skip("needs /dev/net/tun to stand in for VPP's taps")
 	}
-}
-
-// newNS creates the named namespace nsmv-<pid>-<tag> and removes it when
-// the test ends.
-func newNS(t *testing.T, tag string) string {
-	t.Helper()
-	name := fmt.Sprintf("nsmv-%d-%s", os.Getpid()%100000, tag)
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer func() { _ = orig.Close() }()
-		h, err := netns.NewNamed(name)
-		if err == nil {
-			_ = h.Close()
-		}
-		if serr := netns.Set(orig); serr != nil {
-			errc <- errors.Join(err, serr) // the thread stays locked and dies
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("create netns %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = netns.DeleteNamed(name) })
-	return "/run/netns/" + name
-}
-
-func nsHandle(t *testing.T, path string) *netlink.Handle {
-	t.Helper()
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ns.Close() }()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
 }
 
 // makeHostSide does in the workload's namespace what VPP's tap_create_v3
@@ -132,25 +83,26 @@ func TestWorkloadSide(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clientNS, endpointNS := newNS(t, fmt.Sprintf("c%d", i)), newNS(t, fmt.Sprintf("e%d", i))
+			clientNS, endpointNS := netnstest.New(t, fmt.Sprintf("vc%d", i)), netnstest.New(t, fmt.Sprintf("ve%d", i))
 			fake := newFakeVPP(t)
 			fake.onTap, fake.onTapDelete = makeHostSide, removeHostSide
 			dp := newDataplane(t, fake.connect(t))
-			p := newPair("conn-ns", tt.payload, dualStack(1400), kernelMech(clientNS, "nsc-ns"), kernelMech(endpointNS, "nse-ns"))
+			p := newPair("conn-ns", tt.payload, dualStack(1400), kernelMech(clientNS.Path(), "nsc-ns"), kernelMech(endpointNS.Path(), "nse-ns"))
 			ctx := context.Background()
 			if err := dp.Program(ctx, p); err != nil {
 				t.Fatal(err)
 			}
 			for _, side := range []struct {
-				ns, name, own, peer string
+				ns              *netnstest.NS
+				name, own, peer string
 			}{
 				{clientNS, "nsc-ns", "10.0.0.1/32", "10.0.0.2"},
 				{endpointNS, "nse-ns", "10.0.0.2/32", "10.0.0.1"},
 			} {
-				h := nsHandle(t, side.ns)
+				h := netnstest.Handle(t, side.ns.NetNS)
 				l, err := h.LinkByName(side.name)
 				if err != nil {
-					t.Fatalf("%s in %s: %v", side.name, side.ns, err)
+					t.Fatalf("%s in %s: %v", side.name, side.ns.Name, err)
 				}
 				tun, _ := l.(*netlink.Tuntap)
 				if tun == nil || (tun.Mode == netlink.TUNTAP_MODE_TUN) != tt.wantTUN {
@@ -178,13 +130,13 @@ func TestWorkloadSide(t *testing.T) {
 			if err := dp.Unprogram(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			for _, ns := range []string{clientNS, endpointNS} {
-				links, err := nsHandle(t, ns).LinkList()
+			for _, ns := range []*netnstest.NS{clientNS, endpointNS} {
+				links, err := netnstest.Handle(t, ns.NetNS).LinkList()
 				if err != nil {
 					t.Fatal(err)
 				}
 				if slices.ContainsFunc(links, func(l netlink.Link) bool { return l.Type() == "tuntap" }) {
-					t.Errorf("a tap is left in %s after Unprogram", ns)
+					t.Errorf("a tap is left in %s after Unprogram", ns.Name)
 				}
 			}
 		})
@@ -206,9 +158,9 @@ func TestRealVPP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = vpp.Close(conn) }()
-	clientNS, endpointNS := newNS(t, "vc"), newNS(t, "ve")
+	clientNS, endpointNS := netnstest.New(t, "vrc"), netnstest.New(t, "vre")
 	dp := newDataplane(t, conn, vppxc.WithOwner(fmt.Sprintf("test-%d", os.Getpid())), vppxc.WithAdoptionGrace(0))
-	p := newPair("conn-real", payload.IP, dualStack(0), kernelMech(clientNS, "nsc-real"), kernelMech(endpointNS, "nse-real"))
+	p := newPair("conn-real", payload.IP, dualStack(0), kernelMech(clientNS.Path(), "nsc-real"), kernelMech(endpointNS.Path(), "nse-real"))
 	if err := dp.Program(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +169,7 @@ func TestRealVPP(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if _, err := nsHandle(t, clientNS).LinkByName("nsc-real"); err != nil {
+	if _, err := netnstest.Handle(t, clientNS.NetNS).LinkByName("nsc-real"); err != nil {
 		t.Errorf("VPP made no tap in the client's namespace: %v", err)
 	}
 }
