@@ -117,7 +117,7 @@ func (c *client) run(ctx context.Context, w *watch, cc grpc.ClientConnInterface,
 		if c.o.endpointProbe > 0 && w.toEndpoint && r.events != nil {
 			// Not in this goroutine: the Close stops this watch and waits
 			// for it.
-			go c.closeIfEndpointGone(cc, r, logger)
+			go c.closeIfEndpointGone(ctx, cc, r, logger)
 		}
 	}
 	stream, err := networkservice.NewMonitorConnectionClient(cc).MonitorConnections(ctx, sel, opts...)
@@ -155,8 +155,11 @@ func nextIsEndpoint(conn *networkservice.Connection) bool {
 // network namespace can outlive it (this hop holds its descriptor), so its
 // interfaces would still answer pings: closing removes them, and the
 // originating client's liveness check sees a dead data plane and reselects.
-func (c *client) closeIfEndpointGone(cc grpc.ClientConnInterface, r *relay, logger logrus.FieldLogger) {
-	if c.ctx.Err() != nil || reachable(c.ctx, cc, c.o.endpointProbe) {
+// watchCtx is the broken watch's: a successful Request (to this endpoint
+// back again, or to another one) or a Close in the meantime replaces the
+// watch and cancels it, and then nothing is closed.
+func (c *client) closeIfEndpointGone(watchCtx context.Context, cc grpc.ClientConnInterface, r *relay, logger logrus.FieldLogger) {
+	if c.ctx.Err() != nil || reachable(c.ctx, cc, c.o.endpointProbe) || watchCtx.Err() != nil {
 		return
 	}
 	logger.Warnf("the endpoint of %s is gone (no connection within %s): closing the connection here", r.id, c.o.endpointProbe)
