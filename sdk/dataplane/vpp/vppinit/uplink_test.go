@@ -9,60 +9,23 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/internal/fakevpp"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppinit"
+	"github.com/nsmesh/nsmesh/sdk/internal/netnstest"
 )
 
-// newNSHandle creates an unnamed network namespace and returns a netlink
-// handle in it; the namespace, and every link in it, goes when the test
-// ends (the handle and the namespace fd are its only references).
-func newNSHandle(t *testing.T) *netlink.Handle {
+// newNSHandle creates a network namespace (netnstest's, named after tag)
+// and returns a netlink handle in it; the namespace, and every link in it,
+// goes when the test ends.
+func newNSHandle(t *testing.T, tag string) *netlink.Handle {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create a network namespace")
-	}
-	type res struct {
-		ns  netns.NsHandle
-		err error
-	}
-	c := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			c <- res{err: err}
-			return
-		}
-		defer func() { _ = orig.Close() }()
-		ns, err := netns.New()
-		if serr := netns.Set(orig); serr != nil {
-			if err == nil {
-				_ = ns.Close()
-			}
-			c <- res{err: errors.Join(err, serr)} // the thread stays locked and dies
-			return
-		}
-		runtime.UnlockOSThread()
-		c <- res{ns: ns, err: err}
-	}()
-	r := <-c
-	if r.err != nil {
-		t.Fatalf("create netns: %v", r.err)
-	}
-	t.Cleanup(func() { _ = r.ns.Close() })
-	h, err := netlink.NewHandleAt(r.ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
+	netnstest.RequireRoot(t)
+	return netnstest.Handle(t, netnstest.New(t, tag).NetNS)
 }
 
 func must(t *testing.T, what string, err error) {
@@ -72,12 +35,12 @@ func must(t *testing.T, what string, err error) {
 	}
 }
 
-// node builds, in a fresh namespace, an uplink veth "up<pid>" (MTU 9000,
-// 192.0.2.10/24 and 2001:db8::10/64, default routes over it, a route via a
-// second gateway, permanent neighbours) and a second veth "dm<pid>"
-// holding 10.99.0.1/32 without routes.
-func node(t *testing.T) (*netlink.Handle, string, net.HardwareAddr) {
-	h := newNSHandle(t)
+// node builds, in a fresh namespace named after tag, an uplink veth
+// "up<pid>" (MTU 9000, 192.0.2.10/24 and 2001:db8::10/64, default routes
+// over it, a route via a second gateway, permanent neighbours) and a second
+// veth "dm<pid>" holding 10.99.0.1/32 without routes.
+func node(t *testing.T, tag string) (*netlink.Handle, string, net.HardwareAddr) {
+	h := newNSHandle(t, tag)
 	name := fmt.Sprintf("up%d", os.Getpid()%100000)
 	mac := net.HardwareAddr{0x02, 0, 0, 0x5e, 0, 0x0a}
 	la := netlink.NewLinkAttrs()
@@ -130,7 +93,7 @@ func familyOf(s string) int {
 }
 
 func TestDiscover(t *testing.T) {
-	h, name, mac := node(t)
+	h, name, mac := node(t, "discover")
 	for _, tc := range []struct {
 		name       string
 		tunnelIP   string
@@ -199,7 +162,7 @@ func TestDiscover(t *testing.T) {
 }
 
 func TestDiscoverNoDefaultRoute(t *testing.T) {
-	h := newNSHandle(t)
+	h := newNSHandle(t, "noroute")
 	if _, err := vppinit.Discover(h, nil); !errors.Is(err, vppinit.ErrNoUplink) {
 		t.Fatalf("error %v, want ErrNoUplink", err)
 	}
@@ -207,20 +170,20 @@ func TestDiscoverNoDefaultRoute(t *testing.T) {
 
 // Discover and Init together: the kernel's uplink becomes VPP's.
 func TestDiscoverThenInit(t *testing.T) {
-	h, name, mac := node(t)
+	h, name, mac := node(t, "init")
 	up, err := vppinit.Discover(h, nil)
 	must(t, "discover", err)
 	f := newFakeVPP(t)
-	res, err := vppinit.Init(context.Background(), f.connect(t), up)
+	res, err := vppinit.Init(context.Background(), f.Conn(t), up)
 	must(t, "init", err)
 	if res.MTU != 9000 || res.TunnelIP.String() != "192.0.2.10" {
 		t.Errorf("result %+v", res)
 	}
-	reqs := f.take()
-	if c := find[*afPacketCreate](reqs); len(c) != 1 || c[0].HostIfName != name || c[0].HwAddr.String() != mac.String() {
+	reqs := f.Take()
+	if c := fakevpp.Of[*afPacketCreate](reqs); len(c) != 1 || c[0].HostIfName != name || c[0].HwAddr.String() != mac.String() {
 		t.Errorf("af_packet_create_v3 %+v, want on %s with MAC %s", c, name, mac)
 	}
-	if got := len(find[*routeAddDel](reqs)); got != 2 {
+	if got := len(fakevpp.Of[*routeAddDel](reqs)); got != 2 {
 		t.Errorf("%d routes, want 2", got)
 	}
 }

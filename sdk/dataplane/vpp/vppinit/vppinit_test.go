@@ -23,6 +23,7 @@ import (
 	"go.fd.io/govpp/binapi/ip_neighbor"
 	"go.fd.io/govpp/binapi/ip_types"
 
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/internal/fakevpp"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppinit"
 )
 
@@ -110,14 +111,14 @@ func TestInitMessages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeVPP(t)
 			up := tc.up(t)
-			res, err := vppinit.Init(context.Background(), f.connect(t), up, tc.opts...)
+			res, err := vppinit.Init(context.Background(), f.Conn(t), up, tc.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !res.Created || res.MTU != up.MTU || !res.TunnelIP.Equal(up.Addr.IP) || res.SwIfIndex != 1 {
 				t.Errorf("result %+v, want created index 1, MTU %d, tunnel IP %s", res, up.MTU, up.Addr.IP)
 			}
-			reqs := f.take()
+			reqs := f.Take()
 			if got := names(reqs); !slices.Equal(got, tc.want) {
 				t.Errorf("messages\n got %v\nwant %v", got, tc.want)
 			}
@@ -126,36 +127,26 @@ func TestInitMessages(t *testing.T) {
 	}
 }
 
-func find[T api.Message](reqs []request) []T {
-	var out []T
-	for _, r := range reqs {
-		if m, ok := r.msg.(T); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 func TestInitFields(t *testing.T) {
 	f := newFakeVPP(t)
 	up := uplink4(t)
-	if _, err := vppinit.Init(context.Background(), f.connect(t), up, vppinit.WithWireGuardPorts(51820, 52819)); err != nil {
+	if _, err := vppinit.Init(context.Background(), f.Conn(t), up, vppinit.WithWireGuardPorts(51820, 52819)); err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.take()
+	reqs := f.Take()
 
-	c := find[*af_packet.AfPacketCreateV3](reqs)[0]
+	c := fakevpp.Of[*af_packet.AfPacketCreateV3](reqs)[0]
 	if c.HostIfName != "eth0" || c.HwAddr.String() != "02:00:00:00:00:0a" || c.UseRandomHwAddr ||
 		c.Mode != af_packet.AF_PACKET_API_MODE_ETHERNET || c.Flags != af_packet.AF_PACKET_API_FLAG_VERSION_2 ||
 		c.RxFrameSize != 10240 || c.TxFrameSize != 10240 || c.RxFramesPerBlock != 1024 || c.TxFramesPerBlock != 1024 {
 		t.Errorf("af_packet_create_v3 %+v", c)
 	}
-	if m := find[*interfaces.SwInterfaceSetMtu](reqs)[0]; !slices.Equal(m.Mtu, []uint32{9000, 9000, 9000, 9000}) || m.SwIfIndex != 1 {
+	if m := fakevpp.Of[*interfaces.SwInterfaceSetMtu](reqs)[0]; !slices.Equal(m.Mtu, []uint32{9000, 9000, 9000, 9000}) || m.SwIfIndex != 1 {
 		t.Errorf("sw_interface_set_mtu %+v", m)
 	}
 
 	byTag := make(map[string]*acl.ACLAddReplace)
-	for _, a := range find[*acl.ACLAddReplace](reqs) {
+	for _, a := range fakevpp.Of[*acl.ACLAddReplace](reqs) {
 		byTag[a.Tag] = a
 	}
 	deny := func(a *acl.ACLAddReplace, types ...uint16) {
@@ -206,10 +197,10 @@ func TestInitFields(t *testing.T) {
 		{"192.0.2.10/32", "0.0.0.0/0", 0, 65535, 51820, 52819},
 	})
 	// Input: pinhole then deny-all; output likewise.
-	l := find[*acl.ACLInterfaceSetACLList](reqs)[0]
+	l := fakevpp.Of[*acl.ACLInterfaceSetACLList](reqs)[0]
 	want := []uint32{byTag[vppinit.TagPinholeIngress].ACLIndex, byTag[vppinit.TagDenyIngress].ACLIndex,
 		byTag[vppinit.TagPinholeEgress].ACLIndex, byTag[vppinit.TagDenyEgress].ACLIndex}
-	f.mu.Lock()
+	f.Lock()
 	for i, tag := range []string{vppinit.TagPinholeIngress, vppinit.TagDenyIngress, vppinit.TagPinholeEgress, vppinit.TagDenyEgress} {
 		want[i] = ^uint32(0)
 		for idx, a := range f.acls {
@@ -218,21 +209,21 @@ func TestInitFields(t *testing.T) {
 			}
 		}
 	}
-	f.mu.Unlock()
+	f.Unlock()
 	if l.SwIfIndex != 1 || l.NInput != 2 || !slices.Equal(l.Acls, want) {
 		t.Errorf("acl_interface_set_acl_list %+v, want input 2 of %v", l, want)
 	}
 
-	n := find[*ip_neighbor.IPNeighborAddDel](reqs)[0]
+	n := fakevpp.Of[*ip_neighbor.IPNeighborAddDel](reqs)[0]
 	if !n.IsAdd || n.Neighbor.SwIfIndex != 1 || n.Neighbor.IPAddress.String() != "192.0.2.1" || n.Neighbor.MacAddress.String() != "02:00:00:00:00:01" {
 		t.Errorf("ip_neighbor_add_del %+v", n)
 	}
-	a := find[*interfaces.SwInterfaceAddDelAddress](reqs)[0]
+	a := fakevpp.Of[*interfaces.SwInterfaceAddDelAddress](reqs)[0]
 	if !a.IsAdd || a.SwIfIndex != 1 || a.Prefix.String() != "192.0.2.10/24" {
 		t.Errorf("sw_interface_add_del_address %+v", a)
 	}
 	var routes []string
-	for _, r := range find[*ip.IPRouteAddDel](reqs) {
+	for _, r := range fakevpp.Of[*ip.IPRouteAddDel](reqs) {
 		if !r.IsAdd || r.IsMultipath || len(r.Route.Paths) != 1 || r.Route.Paths[0].SwIfIndex != 1 {
 			t.Errorf("ip_route_add_del %+v", r)
 			continue
@@ -248,18 +239,18 @@ func TestInitFields(t *testing.T) {
 // ACLs and address and changes nothing but what is idempotent anyway.
 func TestInitRestart(t *testing.T) {
 	f := newFakeVPP(t)
-	conn := f.connect(t)
+	conn := f.Conn(t)
 	up := uplink4(t)
 	first, err := vppinit.Init(context.Background(), conn, up)
 	if err != nil {
 		t.Fatal(err)
 	}
-	firstReqs := f.take()
+	firstReqs := f.Take()
 	second, err := vppinit.Init(context.Background(), conn, up)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.take()
+	reqs := f.Take()
 	if second.Created || second.SwIfIndex != first.SwIfIndex {
 		t.Errorf("second Init %+v, want the interface %d reused", second, first.SwIfIndex)
 	}
@@ -272,16 +263,16 @@ func TestInitRestart(t *testing.T) {
 	if got := names(reqs); !slices.Equal(got, want) {
 		t.Errorf("messages on restart\n got %v\nwant %v", got, want)
 	}
-	for _, a := range find[*acl.ACLAddReplace](reqs) {
+	for _, a := range fakevpp.Of[*acl.ACLAddReplace](reqs) {
 		if a.ACLIndex == ^uint32(0) {
 			t.Errorf("ACL %s created again instead of replaced", a.Tag)
 		}
 	}
-	if a, b := find[*acl.ACLInterfaceSetACLList](firstReqs)[0], find[*acl.ACLInterfaceSetACLList](reqs)[0]; !slices.Equal(a.Acls, b.Acls) {
+	if a, b := fakevpp.Of[*acl.ACLInterfaceSetACLList](firstReqs)[0], fakevpp.Of[*acl.ACLInterfaceSetACLList](reqs)[0]; !slices.Equal(a.Acls, b.Acls) {
 		t.Errorf("ACL list %v, first run %v", b.Acls, a.Acls)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Lock()
+	defer f.Unlock()
 	if len(f.afp) != 1 || len(f.acls) != 4 || len(f.addrs[1]) != 1 {
 		t.Errorf("VPP after two runs: %d af_packet, %d ACLs, %d addresses; want 1, 4, 1", len(f.afp), len(f.acls), len(f.addrs[1]))
 	}
@@ -291,7 +282,7 @@ func TestInitOtherAfPacket(t *testing.T) {
 	// An af_packet interface on another host link is not ours to reuse.
 	f := newFakeVPP(t)
 	f.afp["eth1"] = 7
-	res, err := vppinit.Init(context.Background(), f.connect(t), uplink4(t))
+	res, err := vppinit.Init(context.Background(), f.Conn(t), uplink4(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,8 +299,8 @@ func TestInitErrors(t *testing.T) {
 	} {
 		t.Run(msg, func(t *testing.T) {
 			f := newFakeVPP(t)
-			f.failOn(msg, -1)
-			_, err := vppinit.Init(context.Background(), f.connect(t), uplink6(t))
+			f.FailOn(msg, 1, -1)
+			_, err := vppinit.Init(context.Background(), f.Conn(t), uplink6(t))
 			if err == nil {
 				t.Fatal("Init succeeded")
 			}
@@ -317,8 +308,8 @@ func TestInitErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), "vppinit: "+msg+": VPP refused (retval -1)") || !errors.As(err, &rv) {
 				t.Errorf("error %q does not name %s and its retval", err, msg)
 			}
-			reqs := f.take()
-			if last := reqs[len(reqs)-1].name; last != msg {
+			reqs := f.Take()
+			if last := reqs[len(reqs)-1].Name; last != msg {
 				t.Errorf("sent %s after the refused %s", last, msg)
 			}
 		})
@@ -327,10 +318,10 @@ func TestInitErrors(t *testing.T) {
 		f := newFakeVPP(t)
 		up := uplink4(t)
 		up.MAC = nil
-		if _, err := vppinit.Init(context.Background(), f.connect(t), up); err == nil {
+		if _, err := vppinit.Init(context.Background(), f.Conn(t), up); err == nil {
 			t.Fatal("Init succeeded without a MAC")
 		}
-		if reqs := f.take(); len(reqs) != 0 {
+		if reqs := f.Take(); len(reqs) != 0 {
 			t.Errorf("sent %v", names(reqs))
 		}
 	})

@@ -20,7 +20,7 @@ import (
 // ends; another owner's interfaces and untagged ones are never touched.
 func TestRestartAdoptsAndPrunes(t *testing.T) {
 	fake := newFakeVPP(t)
-	conn := fake.connect(t)
+	conn := fake.Conn(t)
 	rec := &configRecorder{}
 	ctx := context.Background()
 	back := newPair("conn-back", payload.Ethernet, dualStack(0), kernelMech(testNetNS, "nsc-b"), vxlanMech("192.0.2.1", "192.0.2.2", 11, 0, 0))
@@ -38,17 +38,17 @@ func TestRestartAdoptsAndPrunes(t *testing.T) {
 	if err := other.Program(ctx, foreign); err != nil {
 		t.Fatal(err)
 	}
-	fake.mu.Lock()
+	fake.Lock()
 	fake.ifs[fake.next] = &fakeIf{kind: "tap", tag: "not ours"}
 	fake.next++
-	fake.mu.Unlock()
+	fake.Unlock()
 	first.Close() // the forwarder stops; VPP keeps its interfaces
 	before := fake.tags()
-	fake.take()
+	fake.Take()
 
 	// The restarted forwarder waits for the connections to come back.
 	second := newDataplane(t, conn, vppxc.WithConfigurer(rec.configure), vppxc.WithAdoptionGrace(time.Hour))
-	if got := names(fake.take()); !slices.Equal(got, []string{"sw_interface_dump"}) {
+	if got := names(fake.Take()); !slices.Equal(got, []string{"sw_interface_dump"}) {
 		t.Errorf("New sent %v, want one dump", got)
 	}
 	if got := fake.tags(); len(got) != len(before) {
@@ -63,7 +63,7 @@ func TestRestartAdoptsAndPrunes(t *testing.T) {
 	want := seq([]string{"sw_interface_dump",
 		"sw_interface_set_rx_mode", "sw_interface_set_mtu", "sw_interface_set_flags",
 		"sw_interface_set_mtu", "sw_interface_set_flags"}, l2xcBoth)
-	if got := names(fake.take()); !slices.Equal(got, want) {
+	if got := names(fake.Take()); !slices.Equal(got, want) {
 		t.Errorf("Program of a connection of the earlier run sent\n  %v\nwant\n  %v", got, want)
 	}
 	// A connection that comes back with another endpoint interface keeps
@@ -79,7 +79,7 @@ func TestRestartAdoptsAndPrunes(t *testing.T) {
 		// the adopted client tap
 		"sw_interface_set_rx_mode", "sw_interface_set_mtu", "sw_interface_set_flags"},
 		tapCreate, l3xcAll)
-	if got := names(fake.take()); !slices.Equal(got, want) {
+	if got := names(fake.Take()); !slices.Equal(got, want) {
 		t.Errorf("Program of a changed connection sent\n  %v\nwant\n  %v", got, want)
 	}
 
@@ -93,7 +93,7 @@ func TestRestartAdoptsAndPrunes(t *testing.T) {
 	want = []string{"sw_interface_dump",
 		"l3xc_del", "l3xc_del", "sw_interface_set_l2_xconnect", "tap_delete_v2",
 		"l3xc_del", "l3xc_del", "sw_interface_set_l2_xconnect", "tap_delete_v2"}
-	if got := names(fake.take()); !slices.Equal(got, want) {
+	if got := names(fake.Take()); !slices.Equal(got, want) {
 		t.Errorf("Prune sent\n  %v\nwant\n  %v", got, want)
 	}
 	var mine, theirs, untagged int
@@ -123,7 +123,7 @@ func TestRestartAdoptsAndPrunes(t *testing.T) {
 // programmed the connection removes what the earlier run tagged for it.
 func TestUnprogramAfterRestart(t *testing.T) {
 	fake := newFakeVPP(t)
-	conn := fake.connect(t)
+	conn := fake.Conn(t)
 	rec := &configRecorder{}
 	ctx := context.Background()
 	p := newPair("conn-u", payload.Ethernet, dualStack(0), kernelMech(testNetNS, "nsc-u"), vxlanMech("192.0.2.1", "192.0.2.2", 12, 0, 0))
@@ -133,7 +133,7 @@ func TestUnprogramAfterRestart(t *testing.T) {
 	}
 	first.Close()
 	second := newDataplane(t, conn, vppxc.WithConfigurer(rec.configure))
-	fake.take()
+	fake.Take()
 	if err := second.Unprogram(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestUnprogramAfterRestart(t *testing.T) {
 		"l3xc_del", "l3xc_del", "sw_interface_set_l2_xconnect", "tap_delete_v2",
 		// a tunnel known by its tag only is looked up to be deleted
 		"l3xc_del", "l3xc_del", "sw_interface_set_l2_xconnect", "vxlan_tunnel_v2_dump", "vxlan_add_del_tunnel_v3"}
-	if got := names(fake.take()); !slices.Equal(got, want) {
+	if got := names(fake.Take()); !slices.Equal(got, want) {
 		t.Errorf("Unprogram sent\n  %v\nwant\n  %v", got, want)
 	}
 	if got := fake.state(); got != "peers 0\n" {
@@ -160,7 +160,7 @@ func TestPruneAfterGrace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFakeVPP(t)
-			conn := fake.connect(t)
+			conn := fake.Conn(t)
 			rec := &configRecorder{}
 			first := newDataplane(t, conn, vppxc.WithConfigurer(rec.configure))
 			p := newPair("conn-p", payload.IP, dualStack(0), kernelMech(testNetNS, "nsc-p"), kernelMech(testNetNS, "nse-p"))
@@ -187,7 +187,7 @@ func TestPruneAfterGrace(t *testing.T) {
 // interfaces and the background goroutine ends (goleak checks).
 func TestCloseStopsPendingPrune(t *testing.T) {
 	fake := newFakeVPP(t)
-	conn := fake.connect(t)
+	conn := fake.Conn(t)
 	rec := &configRecorder{}
 	first := newDataplane(t, conn, vppxc.WithConfigurer(rec.configure))
 	p := newPair("conn-s", payload.IP, dualStack(0), kernelMech(testNetNS, "nsc-s"), kernelMech(testNetNS, "nse-s"))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/networkservice/payload"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/kernel"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/internal/fakevpp"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppxc"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
@@ -38,17 +39,6 @@ var (
 )
 
 func seq(parts ...[]string) []string { return slices.Concat(parts...) }
-
-// of returns the decoded requests of type T, in order.
-func of[T any](reqs []request) []T {
-	var out []T
-	for _, r := range reqs {
-		if m, ok := r.msg.(T); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 func TestProgram(t *testing.T) {
 	clientPriv, clientPub := keyPair(t, 8)
@@ -73,7 +63,7 @@ func TestProgram(t *testing.T) {
 			wantUnprogram:  seq(verify, l3xcDel, []string{"tap_delete_v2", "tap_delete_v2"}),
 			wantConfigured: []configured{{name: "nsc-1", side: kernel.SideSrc}, {name: "nse-1", side: kernel.SideDst}},
 			check: func(t *testing.T, reqs []request) {
-				taps := of[*tapv2.TapCreateV3](reqs)
+				taps := fakevpp.Of[*tapv2.TapCreateV3](reqs)
 				for i, want := range []struct{ name, tagPrefix string }{
 					{"nsc-1", "nsm:fwd1:conn-1:ut:"}, {"nse-1", "nsm:fwd1:conn-1:dt:"},
 				} {
@@ -88,28 +78,28 @@ func TestProgram(t *testing.T) {
 						t.Errorf("tap %d: tag %q, want %s<hash>", i, tap.Tag, want.tagPrefix)
 					}
 				}
-				tagged := of[*interfaces.SwInterfaceTagAddDel](reqs)
+				tagged := fakevpp.Of[*interfaces.SwInterfaceTagAddDel](reqs)
 				if tagged[0].Tag != taps[0].Tag || tagged[1].Tag != taps[1].Tag || tagged[0].SwIfIndex != 1 || tagged[1].SwIfIndex != 2 {
 					t.Errorf("tags %+v do not match the taps' %q, %q", tagged, taps[0].Tag, taps[1].Tag)
 				}
-				for _, m := range of[*interfaces.SwInterfaceSetRxMode](reqs) {
+				for _, m := range fakevpp.Of[*interfaces.SwInterfaceSetRxMode](reqs) {
 					if m.Mode != interface_types.RX_MODE_API_ADAPTIVE {
 						t.Errorf("rx mode %v, want adaptive", m.Mode)
 					}
 				}
-				for _, m := range of[*interfaces.SwInterfaceSetMtu](reqs) {
+				for _, m := range fakevpp.Of[*interfaces.SwInterfaceSetMtu](reqs) {
 					if !slices.Equal(m.Mtu, []uint32{1500, 1500, 1500, 1500}) {
 						t.Errorf("mtu %v, want the default 1500 in all four slots", m.Mtu)
 					}
 				}
-				for _, m := range of[*interfaces.SwInterfaceSetFlags](reqs) {
+				for _, m := range fakevpp.Of[*interfaces.SwInterfaceSetFlags](reqs) {
 					if m.Flags != interface_types.IF_STATUS_API_FLAG_ADMIN_UP {
 						t.Errorf("flags %v, want admin up", m.Flags)
 					}
 				}
 				// Client side (1) to endpoint side (2) goes to the
 				// endpoint's addresses, and back to the client's.
-				checkL3xc(t, of[*l3xc.L3xcUpdate](reqs), []l3xcWant{
+				checkL3xc(t, fakevpp.Of[*l3xc.L3xcUpdate](reqs), []l3xcWant{
 					{1, 2, false, "10.0.0.2"}, {1, 2, true, "fd00::2"}, {2, 1, false, "10.0.0.1"}, {2, 1, true, "fd00::1"},
 				})
 			},
@@ -121,7 +111,7 @@ func TestProgram(t *testing.T) {
 			wantUnprogram:  seq(verify, l2xcBoth, []string{"tap_delete_v2", "tap_delete_v2"}),
 			wantConfigured: []configured{{name: "nsc-2", side: kernel.SideSrc}, {name: "nse-2", side: kernel.SideDst}},
 			check: func(t *testing.T, reqs []request) {
-				for _, tap := range of[*tapv2.TapCreateV3](reqs) {
+				for _, tap := range fakevpp.Of[*tapv2.TapCreateV3](reqs) {
 					if tap.TapFlags&tapv2.TAP_API_FLAG_TUN != 0 {
 						t.Errorf("Ethernet payload wants a TAP tap, flags %v", tap.TapFlags)
 					}
@@ -129,7 +119,7 @@ func TestProgram(t *testing.T) {
 						t.Errorf("host MTU %d, want the context's 9000", tap.HostMtuSize)
 					}
 				}
-				xc := of[*l2.SwInterfaceSetL2Xconnect](reqs)
+				xc := fakevpp.Of[*l2.SwInterfaceSetL2Xconnect](reqs)
 				want := []l2.SwInterfaceSetL2Xconnect{
 					{RxSwIfIndex: 1, TxSwIfIndex: 2, Enable: true}, {RxSwIfIndex: 2, TxSwIfIndex: 1, Enable: true},
 					// Unprogram, in reverse.
@@ -151,14 +141,14 @@ func TestProgram(t *testing.T) {
 			wantUnprogram:  seq(verify, l2xcBoth, []string{"vxlan_add_del_tunnel_v3", "tap_delete_v2"}),
 			wantConfigured: []configured{{name: "nsc-3", side: kernel.SideSrc}},
 			check: func(t *testing.T, reqs []request) {
-				if tap := of[*tapv2.TapCreateV3](reqs)[0]; tap.TapFlags != 0 {
+				if tap := fakevpp.Of[*tapv2.TapCreateV3](reqs)[0]; tap.TapFlags != 0 {
 					t.Errorf("tap flags %v, want a TAP", tap.TapFlags)
 				}
-				next := of[*vlib.AddNodeNext](reqs)[0]
+				next := fakevpp.Of[*vlib.AddNodeNext](reqs)[0]
 				if next.NodeName != "vxlan4-input" || next.NextName != "ethernet-input" {
 					t.Errorf("add_node_next %+v", next)
 				}
-				tun := of[*vxlan.VxlanAddDelTunnelV3](reqs)
+				tun := fakevpp.Of[*vxlan.VxlanAddDelTunnelV3](reqs)
 				add, del := tun[0], tun[1]
 				if !add.IsAdd || add.SrcAddress.String() != "192.0.2.1" || add.DstAddress.String() != "192.0.2.2" ||
 					add.Vni != 4242 || add.SrcPort != 4789 || add.DstPort != 4789 || add.DecapNextIndex != 7 || add.Instance != ^uint32(0) {
@@ -167,7 +157,7 @@ func TestProgram(t *testing.T) {
 				if del.IsAdd || del.SrcAddress != add.SrcAddress || del.DstAddress != add.DstAddress || del.Vni != add.Vni {
 					t.Errorf("vxlan delete %+v does not name the tunnel added %+v", del, add)
 				}
-				for _, m := range of[*interfaces.SwInterfaceSetMtu](reqs) {
+				for _, m := range fakevpp.Of[*interfaces.SwInterfaceSetMtu](reqs) {
 					if m.Mtu[0] != 1450 {
 						t.Errorf("mtu %d, want 1500-50", m.Mtu[0])
 					}
@@ -183,16 +173,16 @@ func TestProgram(t *testing.T) {
 			wantConfigured: []configured{{name: "nse-4", side: kernel.SideDst}},
 			check: func(t *testing.T, reqs []request) {
 				// This node is dst: local address and port are the dst ones.
-				add := of[*vxlan.VxlanAddDelTunnelV3](reqs)[0]
+				add := fakevpp.Of[*vxlan.VxlanAddDelTunnelV3](reqs)[0]
 				if add.SrcAddress.String() != "192.0.2.2" || add.DstAddress.String() != "192.0.2.1" || add.SrcPort != 4791 || add.DstPort != 4790 {
 					t.Errorf("vxlan add %+v, want local 192.0.2.2:4791, remote 192.0.2.1:4790", add)
 				}
-				for _, m := range of[*interfaces.SwInterfaceSetMtu](reqs) {
+				for _, m := range fakevpp.Of[*interfaces.SwInterfaceSetMtu](reqs) {
 					if m.Mtu[0] != 1400 {
 						t.Errorf("mtu %d, want the context's 1400", m.Mtu[0])
 					}
 				}
-				if tag := of[*interfaces.SwInterfaceTagAddDel](reqs)[0].Tag; !strings.HasPrefix(tag, "nsm:fwd1:conn-4:ux:") {
+				if tag := fakevpp.Of[*interfaces.SwInterfaceTagAddDel](reqs)[0].Tag; !strings.HasPrefix(tag, "nsm:fwd1:conn-4:ux:") {
 					t.Errorf("tunnel tag %q", tag)
 				}
 			},
@@ -205,23 +195,23 @@ func TestProgram(t *testing.T) {
 			wantUnprogram:  seq(verify, l3xcDel, []string{"wireguard_peer_remove", "wireguard_interface_delete", "tap_delete_v2"}),
 			wantConfigured: []configured{{name: "nsc-5", side: kernel.SideSrc}},
 			check: func(t *testing.T, reqs []request) {
-				c := of[*wireguard.WireguardInterfaceCreate](reqs)[0]
+				c := fakevpp.Of[*wireguard.WireguardInterfaceCreate](reqs)[0]
 				if c.GenerateKey || !slices.Equal(c.Interface.PrivateKey, clientPriv[:]) || c.Interface.Port != 51820 ||
 					c.Interface.SrcIP.String() != "192.0.2.1" || c.Interface.UserInstance != ^uint32(0) {
 					t.Errorf("wireguard_interface_create %+v", c)
 				}
-				p := of[*wireguard.WireguardPeerAdd](reqs)[0].Peer
+				p := fakevpp.Of[*wireguard.WireguardPeerAdd](reqs)[0].Peer
 				if !slices.Equal(p.PublicKey, endpointPub[:]) || p.Endpoint.String() != "192.0.2.2" || p.Port != 51821 ||
 					p.PersistentKeepalive != 10 || p.SwIfIndex != 2 || len(p.AllowedIps) != 2 ||
 					p.AllowedIps[0].String() != "0.0.0.0/0" || p.AllowedIps[1].String() != "::/0" {
 					t.Errorf("wireguard_peer_add %+v", p)
 				}
-				for _, m := range of[*interfaces.SwInterfaceSetMtu](reqs) {
+				for _, m := range fakevpp.Of[*interfaces.SwInterfaceSetMtu](reqs) {
 					if m.Mtu[0] != 1440 {
 						t.Errorf("mtu %d, want 1500-60", m.Mtu[0])
 					}
 				}
-				checkL3xc(t, of[*l3xc.L3xcUpdate](reqs), []l3xcWant{
+				checkL3xc(t, fakevpp.Of[*l3xc.L3xcUpdate](reqs), []l3xcWant{
 					{1, 2, false, "10.0.0.2"}, {1, 2, true, "fd00::2"}, {2, 1, false, "10.0.0.1"}, {2, 1, true, "fd00::1"},
 				})
 			},
@@ -234,18 +224,18 @@ func TestProgram(t *testing.T) {
 			wantUnprogram:  seq(verify, l3xcDel, []string{"tap_delete_v2", "wireguard_peer_remove", "wireguard_interface_delete"}),
 			wantConfigured: []configured{{name: "nse-6", side: kernel.SideDst}},
 			check: func(t *testing.T, reqs []request) {
-				c := of[*wireguard.WireguardInterfaceCreate](reqs)[0]
+				c := fakevpp.Of[*wireguard.WireguardInterfaceCreate](reqs)[0]
 				if !slices.Equal(c.Interface.PrivateKey, endpointPriv[:]) || c.Interface.Port != 51821 || c.Interface.SrcIP.String() != "2001:db8::2" {
 					t.Errorf("wireguard_interface_create %+v", c)
 				}
-				p := of[*wireguard.WireguardPeerAdd](reqs)[0].Peer
+				p := fakevpp.Of[*wireguard.WireguardPeerAdd](reqs)[0].Peer
 				if !slices.Equal(p.PublicKey, clientPub[:]) || p.Endpoint.String() != "2001:db8::1" || p.Port != 51820 {
 					t.Errorf("wireguard_peer_add %+v", p)
 				}
-				if tap := of[*tapv2.TapCreateV3](reqs)[0]; tap.TapFlags&tapv2.TAP_API_FLAG_TUN == 0 {
+				if tap := fakevpp.Of[*tapv2.TapCreateV3](reqs)[0]; tap.TapFlags&tapv2.TAP_API_FLAG_TUN == 0 {
 					t.Error("an unset payload over WireGuard is IP: want a TUN tap")
 				}
-				for _, m := range of[*interfaces.SwInterfaceSetMtu](reqs) {
+				for _, m := range fakevpp.Of[*interfaces.SwInterfaceSetMtu](reqs) {
 					if m.Mtu[0] != 1420 {
 						t.Errorf("mtu %d, want 1500-80", m.Mtu[0])
 					}
@@ -257,15 +247,15 @@ func TestProgram(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFakeVPP(t)
 			rec := &configRecorder{}
-			dp := newDataplane(t, fake.connect(t), vppxc.WithConfigurer(rec.configure), vppxc.WithPrivateKeys(store))
-			fake.take() // the startup dump
+			dp := newDataplane(t, fake.Conn(t), vppxc.WithConfigurer(rec.configure), vppxc.WithPrivateKeys(store))
+			fake.Take() // the startup dump
 			ctx := context.Background()
 			var rendered strings.Builder
 
 			if err := dp.Program(ctx, tt.pair); err != nil {
 				t.Fatal(err)
 			}
-			programmed := fake.take()
+			programmed := fake.Take()
 			if got := names(programmed); !slices.Equal(got, tt.wantProgram) {
 				t.Errorf("Program sent\n  %v\nwant\n  %v", got, tt.wantProgram)
 			}
@@ -277,13 +267,13 @@ func TestProgram(t *testing.T) {
 			if err := dp.Program(ctx, tt.pair); err != nil {
 				t.Fatal(err)
 			}
-			refreshed := fake.take()
+			refreshed := fake.Take()
 			if got := names(refreshed); !slices.Equal(got, verify) {
 				t.Errorf("refresh sent %v, want only %v", got, verify)
 			}
 			for _, r := range refreshed {
-				if strings.Contains(r.name, "create") || strings.HasSuffix(r.name, "_add") || r.name == "vxlan_add_del_tunnel_v3" {
-					t.Errorf("refresh sent %s", r.name)
+				if strings.Contains(r.Name, "create") || strings.HasSuffix(r.Name, "_add") || r.Name == "vxlan_add_del_tunnel_v3" {
+					t.Errorf("refresh sent %s", r.Name)
 				}
 			}
 			rendered.WriteString("# refresh\n" + render(refreshed))
@@ -298,7 +288,7 @@ func TestProgram(t *testing.T) {
 			if err := dp.Unprogram(ctx, tt.pair); err != nil {
 				t.Fatal(err)
 			}
-			unprogrammed := fake.take()
+			unprogrammed := fake.Take()
 			if got := names(unprogrammed); !slices.Equal(got, tt.wantUnprogram) {
 				t.Errorf("Unprogram sent\n  %v\nwant\n  %v", got, tt.wantUnprogram)
 			}

@@ -16,6 +16,7 @@ import (
 	"go.fd.io/govpp/binapi/tapv2"
 
 	"github.com/nsmesh/nsmesh/apis/networkservice/payload"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/internal/fakevpp"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppxc"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
@@ -84,14 +85,14 @@ func TestProgramFailureRollsBack(t *testing.T) {
 			if tt.failCfg {
 				rec.fail = configErr
 			}
-			dp := newDataplane(t, fake.connect(t), vppxc.WithConfigurer(rec.configure), vppxc.WithPrivateKeys(store))
-			fake.take()
+			dp := newDataplane(t, fake.Conn(t), vppxc.WithConfigurer(rec.configure), vppxc.WithPrivateKeys(store))
+			fake.Take()
 			p := ipPair
 			if tt.pair != nil {
 				p = tt.pair
 			}
 			if tt.fail != "" {
-				fake.failOn(tt.fail, tt.nth, tt.retval)
+				fake.FailOn(tt.fail, tt.nth, tt.retval)
 			}
 			err := dp.Program(context.Background(), p)
 			if err == nil {
@@ -108,7 +109,7 @@ func TestProgramFailureRollsBack(t *testing.T) {
 					t.Errorf("error %v does not wrap VPP's retval %d", err, tt.retval)
 				}
 			}
-			if got := names(fake.take()); !slices.Equal(got, tt.want) {
+			if got := names(fake.Take()); !slices.Equal(got, tt.want) {
 				t.Errorf("sent\n  %v\nwant\n  %v", got, tt.want)
 			}
 			if got := fake.state(); got != "peers 0\n" {
@@ -123,7 +124,7 @@ func TestProgramFailureRollsBack(t *testing.T) {
 			if err := dp.Program(context.Background(), p); err != nil {
 				t.Fatal(err)
 			}
-			if got := names(fake.take()); slices.Contains(got, "sw_interface_dump") {
+			if got := names(fake.Take()); slices.Contains(got, "sw_interface_dump") {
 				t.Errorf("Program after a refusal dumped: %v", got)
 			}
 		})
@@ -136,22 +137,22 @@ func TestProgramFailureRollsBack(t *testing.T) {
 func TestFailedRefreshKeepsInterfaces(t *testing.T) {
 	fake := newFakeVPP(t)
 	rec := &configRecorder{}
-	dp := newDataplane(t, fake.connect(t), vppxc.WithConfigurer(rec.configure))
+	dp := newDataplane(t, fake.Conn(t), vppxc.WithConfigurer(rec.configure))
 	ctx := context.Background()
 	p := newPair("conn-r", payload.IP, dualStack(0), kernelMech(testNetNS, "nsc-r"), kernelMech(testNetNS, "nse-r"))
 	if err := dp.Program(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	fake.take()
+	fake.Take()
 	before := fake.state()
 
 	// The MTU changes and VPP refuses it on the second tap.
 	p2 := newPair("conn-r", payload.IP, dualStack(1400), kernelMech(testNetNS, "nsc-r"), kernelMech(testNetNS, "nse-r"))
-	fake.failOn("sw_interface_set_mtu", 2, -1)
+	fake.FailOn("sw_interface_set_mtu", 2, -1)
 	if err := dp.Program(ctx, p2); err == nil {
 		t.Fatal("refresh succeeded")
 	}
-	if got := names(fake.take()); !slices.Equal(got, seq(verify, []string{"sw_interface_set_mtu", "sw_interface_set_mtu"})) {
+	if got := names(fake.Take()); !slices.Equal(got, seq(verify, []string{"sw_interface_set_mtu", "sw_interface_set_mtu"})) {
 		t.Errorf("failed refresh sent %v", got)
 	}
 	if got := strings.Count(fake.state(), " tap "); got != 2 {
@@ -162,7 +163,7 @@ func TestFailedRefreshKeepsInterfaces(t *testing.T) {
 	if err := dp.Program(ctx, p2); err != nil {
 		t.Fatal(err)
 	}
-	if got := names(fake.take()); !slices.Equal(got, seq(verify, []string{"sw_interface_set_mtu"})) {
+	if got := names(fake.Take()); !slices.Equal(got, seq(verify, []string{"sw_interface_set_mtu"})) {
 		t.Errorf("retried refresh sent %v", got)
 	}
 	if err := dp.Unprogram(ctx, p2); err != nil {
@@ -204,7 +205,7 @@ func TestRefreshChanges(t *testing.T) {
 			// l3xc_update replaces an entry: all four are sent again.
 			want: seq(verify, l3xcAll),
 			check: func(t *testing.T, reqs []request) {
-				x := of[*l3xc.L3xcUpdate](reqs)[0].L3xc
+				x := fakevpp.Of[*l3xc.L3xcUpdate](reqs)[0].L3xc
 				if nh := x.Paths[0].Nh.Address.GetIP4(); nh.String() != "10.0.0.3" {
 					t.Errorf("next hop %s, want the new endpoint address", nh)
 				}
@@ -216,7 +217,7 @@ func TestRefreshChanges(t *testing.T) {
 			// a new one comes, and the cross-connect is made anew.
 			want: seq(verify, l3xcDel, []string{"tap_delete_v2"}, tapCreate, l3xcAll),
 			check: func(t *testing.T, reqs []request) {
-				if tap := of[*tapv2.TapCreateV3](reqs)[0]; tap.HostIfName != "nse-c2" {
+				if tap := fakevpp.Of[*tapv2.TapCreateV3](reqs)[0]; tap.HostIfName != "nse-c2" {
 					t.Errorf("new tap %q", tap.HostIfName)
 				}
 			},
@@ -231,16 +232,16 @@ func TestRefreshChanges(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFakeVPP(t)
 			rec := &configRecorder{}
-			dp := newDataplane(t, fake.connect(t), vppxc.WithConfigurer(rec.configure), vppxc.WithPrivateKeys(store))
+			dp := newDataplane(t, fake.Conn(t), vppxc.WithConfigurer(rec.configure), vppxc.WithPrivateKeys(store))
 			ctx := context.Background()
 			if err := dp.Program(ctx, tt.first); err != nil {
 				t.Fatal(err)
 			}
-			fake.take()
+			fake.Take()
 			if err := dp.Program(ctx, tt.then); err != nil {
 				t.Fatal(err)
 			}
-			reqs := fake.take()
+			reqs := fake.Take()
 			if got := names(reqs); !slices.Equal(got, tt.want) {
 				t.Errorf("refresh sent\n  %v\nwant\n  %v", got, tt.want)
 			}
@@ -263,30 +264,30 @@ func TestRefreshChanges(t *testing.T) {
 func TestVPPRestart(t *testing.T) {
 	fake := newFakeVPP(t)
 	rec := &configRecorder{}
-	dp := newDataplane(t, fake.connect(t), vppxc.WithConfigurer(rec.configure))
+	dp := newDataplane(t, fake.Conn(t), vppxc.WithConfigurer(rec.configure))
 	ctx := context.Background()
 	p := newPair("conn-v", payload.IP, dualStack(0), kernelMech(testNetNS, "nsc-v"), kernelMech(testNetNS, "nse-v"))
 	if err := dp.Program(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	fake.take()
+	fake.Take()
 
 	// VPP restarts; someone else's interface now has index 1.
-	fake.mu.Lock()
+	fake.Lock()
 	fake.ifs = map[uint32]*fakeIf{1: {kind: "tap", tag: "someone else"}}
 	fake.next = 2
-	fake.mu.Unlock()
+	fake.Unlock()
 
 	if err := dp.Program(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := names(fake.take()), seq(verify, tapCreate, tapCreate, l3xcAll); !slices.Equal(got, want) {
+	if got, want := names(fake.Take()), seq(verify, tapCreate, tapCreate, l3xcAll); !slices.Equal(got, want) {
 		t.Errorf("refresh after a VPP restart sent\n  %v\nwant\n  %v", got, want)
 	}
 	if err := dp.Unprogram(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	fake.take()
+	fake.Take()
 	if tags := fake.tags(); len(tags) != 1 || tags[1] != "someone else" {
 		t.Errorf("VPP after Unprogram: %v, want only the foreign interface", tags)
 	}
@@ -298,18 +299,18 @@ func TestVPPRestart(t *testing.T) {
 func TestLostReply(t *testing.T) {
 	fake := newFakeVPP(t)
 	rec := &configRecorder{}
-	dp := newDataplane(t, fake.connect(t), vppxc.WithConfigurer(rec.configure))
+	dp := newDataplane(t, fake.Conn(t), vppxc.WithConfigurer(rec.configure))
 	p := newPair("conn-l", payload.IP, dualStack(0), kernelMech(testNetNS, "nsc-l"), kernelMech(testNetNS, "nse-l"))
-	fake.take()
+	fake.Take()
 
-	fake.dropReply("tap_create_v3", 2)
+	fake.DropReply("tap_create_v3", 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	err := dp.Program(ctx, p)
 	if err == nil || !strings.Contains(err.Error(), "tap_create_v3: outcome unknown") {
 		t.Fatalf("Program = %v, want tap_create_v3's outcome unknown", err)
 	}
-	if got, want := names(fake.take()), seq(tapCreate, []string{"tap_create_v3", "tap_delete_v2"}); !slices.Equal(got, want) {
+	if got, want := names(fake.Take()), seq(tapCreate, []string{"tap_create_v3", "tap_delete_v2"}); !slices.Equal(got, want) {
 		t.Errorf("sent\n  %v\nwant\n  %v", got, want)
 	}
 	if tags := fake.tags(); len(tags) != 1 {
@@ -322,7 +323,7 @@ func TestLostReply(t *testing.T) {
 	// The lost tap is found and adopted; only the first is created again.
 	want := seq([]string{"sw_interface_dump"}, tapCreate,
 		[]string{"sw_interface_set_rx_mode", "sw_interface_set_mtu", "sw_interface_set_flags"}, l3xcAll)
-	if got := names(fake.take()); !slices.Equal(got, want) {
+	if got := names(fake.Take()); !slices.Equal(got, want) {
 		t.Errorf("Program after the lost reply sent\n  %v\nwant\n  %v", got, want)
 	}
 	if err := dp.Unprogram(context.Background(), p); err != nil {

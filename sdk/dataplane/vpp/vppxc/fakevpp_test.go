@@ -4,18 +4,12 @@
 package vppxc_test
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	"go.fd.io/govpp/adapter"
-	"go.fd.io/govpp/adapter/mock"
 	"go.fd.io/govpp/api"
 	interfaces "go.fd.io/govpp/binapi/interface"
 	"go.fd.io/govpp/binapi/interface_types"
@@ -26,8 +20,8 @@ import (
 	"go.fd.io/govpp/binapi/vlib"
 	"go.fd.io/govpp/binapi/vxlan"
 	"go.fd.io/govpp/binapi/wireguard"
-	"go.fd.io/govpp/codec"
-	"go.fd.io/govpp/core"
+
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/internal/fakevpp"
 )
 
 // Retvals the fake VPP gives, as VPP does (vnet/api_errno.h).
@@ -36,11 +30,9 @@ const (
 	rvNoSuchEntry      = -6
 )
 
-// request is one message the fake VPP received, decoded.
-type request struct {
-	name string
-	msg  api.Message
-}
+type request = fakevpp.Request
+
+var names = fakevpp.Names
 
 // fakeIf is an interface of the fake VPP.
 type fakeIf struct {
@@ -54,128 +46,31 @@ type fakeIf struct {
 	l3xc  map[bool]*l3xc.L3xc
 }
 
-// fakeVPP is govpp's mock adapter with a reply handler that keeps the state
-// of a small VPP: interfaces with growing sw_if_index, their tags, tunnels,
-// WireGuard peers and cross-connects. It records every request (control
-// pings excepted) decoded with govpp's codec, and can be told to refuse the
-// nth occurrence of a message with a retval. Dumps are answered by the
-// adapter wrapper itself because their details are several messages.
+// fakeVPP is the shared fake VPP keeping the state of a small VPP:
+// interfaces with growing sw_if_index, their tags, tunnels, WireGuard peers
+// and cross-connects. Its state is read and changed under the fake's lock.
 type fakeVPP struct {
-	*mock.VppAdapter
-	t  testing.TB
-	cb adapter.MsgCallback
+	*fakevpp.VPP
+	t testing.TB
 
-	mu       sync.Mutex
-	reqs     []request
 	next     uint32
 	ifs      map[uint32]*fakeIf
 	peers    map[uint32]uint32 // peer index -> sw_if_index
 	nextPeer uint32
-	fail     map[string]failure
-	seen     map[string]int
 	// onTap runs when a tap is created, e.g. to make its host side.
 	onTap func(*tapv2.TapCreateV3) error
 	// onTapDelete runs when a tap is deleted.
 	onTapDelete func(*fakeIf)
 }
 
-type failure struct {
-	nth    int
-	retval int32
-	// drop carries the message out but sends no reply, as when the caller
-	// stops waiting before VPP answers.
-	drop bool
-}
-
-var factories = func() map[string]reflect.Type {
-	out := make(map[string]reflect.Type)
-	for _, msgs := range api.GetRegisteredMessages() {
-		for _, m := range msgs {
-			out[m.GetMessageName()] = reflect.TypeOf(m).Elem()
-		}
-	}
-	return out
-}()
-
 func newFakeVPP(t testing.TB) *fakeVPP {
-	f := &fakeVPP{VppAdapter: mock.NewVppAdapter(), t: t, next: 1, ifs: make(map[uint32]*fakeIf),
-		peers: make(map[uint32]uint32), fail: make(map[string]failure), seen: make(map[string]int)}
-	f.MockReplyHandler(f.handle)
+	f := &fakeVPP{t: t, next: 1, ifs: make(map[uint32]*fakeIf), peers: make(map[uint32]uint32)}
+	f.VPP = fakevpp.New(t, f)
 	return f
 }
 
-// connect returns a govpp connection to the fake.
-func (f *fakeVPP) connect(t testing.TB) api.Connection {
-	c, err := core.Connect(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Disconnect)
-	return c
-}
-
-func (f *fakeVPP) SetMsgCallback(cb adapter.MsgCallback) {
-	f.cb = cb
-	f.VppAdapter.SetMsgCallback(cb)
-}
-
-// failOn makes the nth (from 1) next occurrence of message name fail with
-// retval.
-func (f *fakeVPP) failOn(name string, nth int, retval int32) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[name] = failure{nth: f.seen[name] + nth, retval: retval}
-}
-
-// dropReply makes the nth next occurrence of message name be carried out
-// without a reply.
-func (f *fakeVPP) dropReply(name string, nth int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fail[name] = failure{nth: f.seen[name] + nth, drop: true}
-}
-
-// take returns the requests received since the last take.
-func (f *fakeVPP) take() []request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := f.reqs
-	f.reqs = nil
-	return out
-}
-
-func names(reqs []request) []string {
-	out := make([]string, len(reqs))
-	for i, r := range reqs {
-		out[i] = r.name
-	}
-	return out
-}
-
-func (f *fakeVPP) decode(name string, data []byte) api.Message {
-	typ, ok := factories[name]
-	if !ok {
-		f.t.Errorf("fake VPP: unknown message %q", name)
-		return nil
-	}
-	msg := reflect.New(typ).Interface().(api.Message)
-	if err := codec.DefaultCodec.DecodeMsg(data, msg); err != nil {
-		f.t.Errorf("fake VPP: decode %s: %v", name, err)
-	}
-	return msg
-}
-
-// SendMsg answers dumps here (details, then the control ping's reply goes
-// through the handler) and everything else through the mock's handler.
-func (f *fakeVPP) SendMsg(clientID uint32, data []byte) error {
-	name, _ := f.GetMsgNameByID(binary.BigEndian.Uint16(data[0:2]))
-	if !strings.HasSuffix(name, "_dump") {
-		return f.VppAdapter.SendMsg(clientID, data)
-	}
-	req := mock.MessageDTO{MsgName: name, ClientID: clientID, Data: data}
-	msg := f.decode(name, data)
-	f.mu.Lock()
-	f.reqs = append(f.reqs, request{name: name, msg: msg})
+// Dump answers the interface and VXLAN tunnel dumps.
+func (f *fakeVPP) Dump(msg api.Message) []api.Message {
 	var details []api.Message
 	switch m := msg.(type) {
 	case *interfaces.SwInterfaceDump:
@@ -194,18 +89,9 @@ func (f *fakeVPP) SendMsg(clientID uint32, data []byte) error {
 				McastSwIfIndex: v.McastSwIfIndex, DecapNextIndex: v.DecapNextIndex, Vni: v.Vni})
 		}
 	default:
-		f.t.Errorf("fake VPP: unexpected dump %s", name)
+		f.t.Errorf("fake VPP: unexpected dump %T", msg)
 	}
-	f.mu.Unlock()
-	for _, d := range details {
-		b, err := f.ReplyBytes(req, d)
-		if err != nil {
-			return err
-		}
-		id, _ := f.GetMsgID(d.GetMessageName(), d.GetCrcString())
-		f.cb(id, b)
-	}
-	return nil
+	return details
 }
 
 func (f *fakeVPP) indexes() []uint32 {
@@ -217,45 +103,8 @@ func (f *fakeVPP) indexes() []uint32 {
 	return out
 }
 
-func (f *fakeVPP) handle(req mock.MessageDTO) ([]byte, uint16, bool) {
-	if req.MsgName == "" {
-		// The mock knows its fixed IDs (control_ping) only by this lookup.
-		req.MsgName, _ = f.GetMsgNameByID(req.MsgID)
-	}
-	var reply api.Message
-	if req.MsgName == "control_ping" {
-		reply = &memclnt.ControlPingReply{}
-	} else {
-		msg := f.decode(req.MsgName, req.Data)
-		f.mu.Lock()
-		f.reqs = append(f.reqs, request{name: req.MsgName, msg: msg})
-		f.seen[req.MsgName]++
-		var (
-			rv   int32
-			drop bool
-		)
-		if fl, ok := f.fail[req.MsgName]; ok && fl.nth == f.seen[req.MsgName] {
-			rv, drop = fl.retval, fl.drop
-			delete(f.fail, req.MsgName)
-		}
-		reply = f.apply(msg, rv)
-		f.mu.Unlock()
-		if drop {
-			// The mock then sends a reply govpp does not know and drops.
-			return nil, 0, false
-		}
-	}
-	b, err := f.ReplyBytes(req, reply)
-	if err != nil {
-		f.t.Errorf("fake VPP: encode reply to %s: %v", req.MsgName, err)
-		return nil, 0, false
-	}
-	id, _ := f.GetMsgID(reply.GetMessageName(), reply.GetCrcString())
-	return b, id, true
-}
-
-// apply carries out msg (unless rv says it fails) and returns its reply.
-func (f *fakeVPP) apply(msg api.Message, rv int32) api.Message {
+// Apply carries out msg (unless rv says it fails) and returns its reply.
+func (f *fakeVPP) Apply(msg api.Message, rv int32) api.Message {
 	idxOf := func(idx interface_types.InterfaceIndex) *fakeIf {
 		i := f.ifs[uint32(idx)]
 		if i == nil && rv == 0 {
@@ -393,8 +242,8 @@ func (f *fakeVPP) apply(msg api.Message, rv int32) api.Message {
 
 // tags returns the tags of the fake's interfaces by index.
 func (f *fakeVPP) tags() map[uint32]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Lock()
+	defer f.Unlock()
 	out := make(map[uint32]string, len(f.ifs))
 	for idx, i := range f.ifs {
 		out[idx] = i.tag
@@ -404,8 +253,8 @@ func (f *fakeVPP) tags() map[uint32]string {
 
 // state renders what the fake holds, for comparisons.
 func (f *fakeVPP) state() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Lock()
+	defer f.Unlock()
 	var b strings.Builder
 	for _, idx := range f.indexes() {
 		i := f.ifs[idx]
@@ -428,16 +277,7 @@ func (f *fakeVPP) state() string {
 // inode of the test's network namespace, so renderings leave it out.
 var tagHash = regexp.MustCompile(`("tag":"nsm:[^"]*:)[0-9a-f]{8}"`)
 
-// render prints requests one per line as message name and JSON fields, the
-// form of the golden files.
+// render is the shared rendering with the identity hash of tags left out.
 func render(reqs []request) string {
-	var b strings.Builder
-	for _, r := range reqs {
-		j, err := json.Marshal(r.msg)
-		if err != nil {
-			j = []byte(err.Error())
-		}
-		fmt.Fprintf(&b, "%s %s\n", r.name, tagHash.ReplaceAll(j, []byte(`${1}<hash>"`)))
-	}
-	return b.String()
+	return tagHash.ReplaceAllString(fakevpp.Render(reqs), `${1}<hash>"`)
 }

@@ -86,7 +86,7 @@ func TestWorkloadSide(t *testing.T) {
 			clientNS, endpointNS := netnstest.New(t, fmt.Sprintf("vc%d", i)), netnstest.New(t, fmt.Sprintf("ve%d", i))
 			fake := newFakeVPP(t)
 			fake.onTap, fake.onTapDelete = makeHostSide, removeHostSide
-			dp := newDataplane(t, fake.connect(t))
+			dp := newDataplane(t, fake.Conn(t))
 			p := newPair("conn-ns", tt.payload, dualStack(1400), kernelMech(clientNS.Path(), "nsc-ns"), kernelMech(endpointNS.Path(), "nse-ns"))
 			ctx := context.Background()
 			if err := dp.Program(ctx, p); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
 	"github.com/nsmesh/nsmesh/apis/networkservice/payload"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/internal/fakevpp"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppxc"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/xconnect"
 )
@@ -83,8 +84,8 @@ func TestProgramRejects(t *testing.T) {
 				opts = []vppxc.Option{vppxc.WithPrivateKeys(store)}
 			}
 			rec := &configRecorder{}
-			dp := newDataplane(t, fake.connect(t), append(opts, vppxc.WithConfigurer(rec.configure))...)
-			fake.take()
+			dp := newDataplane(t, fake.Conn(t), append(opts, vppxc.WithConfigurer(rec.configure))...)
+			fake.Take()
 			err := dp.Program(context.Background(), tt.pair)
 			if err == nil {
 				t.Fatal("Program succeeded")
@@ -95,7 +96,7 @@ func TestProgramRejects(t *testing.T) {
 			if errors.Is(err, vppxc.ErrUnsupported) != tt.unsupported {
 				t.Errorf("errors.Is(%v, ErrUnsupported) = %v, want %v", err, !tt.unsupported, tt.unsupported)
 			}
-			if got := fake.take(); len(got) != 0 {
+			if got := fake.Take(); len(got) != 0 {
 				t.Errorf("a refused Program sent %v", names(got))
 			}
 		})
@@ -120,7 +121,7 @@ func TestNewRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFakeVPP(t)
-			conn := fake.connect(t)
+			conn := fake.Conn(t)
 			if tt.nilConn {
 				conn = nil
 			}
@@ -156,13 +157,13 @@ func TestNewFailsWithoutVPP(t *testing.T) {
 func TestProgramWithoutContext(t *testing.T) {
 	fake := newFakeVPP(t)
 	rec := &configRecorder{}
-	dp := newDataplane(t, fake.connect(t), vppxc.WithConfigurer(rec.configure))
-	fake.take()
+	dp := newDataplane(t, fake.Conn(t), vppxc.WithConfigurer(rec.configure))
+	fake.Take()
 	p := newPair("conn-n", payload.IP, nil, kernelMech(testNetNS, "nsc-n"), kernelMech(testNetNS, "nse-n"))
 	if err := dp.Program(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	for _, x := range of[*l3xc.L3xcUpdate](fake.take()) {
+	for _, x := range fakevpp.Of[*l3xc.L3xcUpdate](fake.Take()) {
 		if nh := x.L3xc.Paths[0].Nh.Address; nh != (ip_types.AddressUnion{}) {
 			t.Errorf("l3xc on %d has next hop %v, want none", x.L3xc.SwIfIndex, nh)
 		}
