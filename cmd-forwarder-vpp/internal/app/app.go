@@ -23,17 +23,14 @@ import (
 
 	"github.com/nsmesh/nsmesh/apis/networkservice"
 	kernelmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/kernel"
-	"github.com/nsmesh/nsmesh/apis/registry"
 	"github.com/nsmesh/nsmesh/cmd-forwarder-vpp/internal/config"
 	"github.com/nsmesh/nsmesh/sdk/chains/forwarder"
-	"github.com/nsmesh/nsmesh/sdk/chains/nsmgr"
 	"github.com/nsmesh/nsmesh/sdk/core/chain"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp"
 	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp/vppxc"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/fdpass"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms"
 	"github.com/nsmesh/nsmesh/sdk/networkservice/mechanisms/kernel"
-	regclient "github.com/nsmesh/nsmesh/sdk/registry/chains/client"
 	"github.com/nsmesh/nsmesh/sdk/tools/command"
 	"github.com/nsmesh/nsmesh/sdk/tools/grpcutils"
 	"github.com/nsmesh/nsmesh/sdk/tools/spiffe"
@@ -214,7 +211,10 @@ func Serve(ctx context.Context, cfg *config.Config, conn api.Connection, logger 
 	log.WithField("listen_on", cfg.ListenOn.String()).Info("serving")
 	lost := watchVPP(serveCtx, conn, log)
 
-	reg, err := register(ctx, cfg, dialOpts, log)
+	reg, err := forwarder.Register(ctx, forwarder.Registration{
+		Name: cfg.Name, Labels: cfg.Labels, ListenOn: cfg.ListenOn,
+		NSMgr: cfg.ConnectTo, DialTimeout: cfg.DialTimeout, DialOptions: dialOpts,
+	}, log)
 	if err != nil {
 		stopServing()
 		<-served
@@ -222,7 +222,7 @@ func Serve(ctx context.Context, cfg *config.Config, conn api.Connection, logger 
 			log.Info("stopped before the registration succeeded")
 			return nil
 		}
-		return err
+		return fmt.Errorf("app: %w", err)
 	}
 	select {
 	case <-ctx.Done():
@@ -234,51 +234,9 @@ func Serve(ctx context.Context, cfg *config.Config, conn api.Connection, logger 
 	case err = <-lost:
 		log.WithError(err).Error("shutting down: VPP is gone")
 	}
-	// Unregister first, so that the nsmgr stops choosing this forwarder, but
-	// do not let an nsmgr that is gone too hold the exit up.
-	unregistered := make(chan error, 1)
-	go func() { unregistered <- reg.Close() }()
-	select {
-	case uerr := <-unregistered:
-		if uerr != nil {
-			log.WithError(uerr).Warn("unregister")
-		}
-	case <-time.After(unregisterWait):
-		log.Warn("unregister: the nsmgr did not answer in time; the registration will expire")
-	}
+	// Unregister first, so that the nsmgr stops choosing this forwarder.
+	forwarder.Unregister(reg, unregisterWait, log)
 	stopServing()
 	<-served
 	return err
-}
-
-// register announces the forwarder at its nsmgr as an endpoint of the
-// "forwarder" service; the client chain refreshes the registration and
-// registers again when the registry loses it, until ctx ends. It blocks
-// until the first registration succeeds.
-func register(ctx context.Context, cfg *config.Config, dialOpts []grpc.DialOption, log logrus.FieldLogger) (*regclient.Registration, error) {
-	c, err := regclient.NewNSEClient(ctx,
-		regclient.WithURL(cfg.ConnectTo),
-		regclient.WithDialOptions(dialOpts...),
-		regclient.WithDialTimeout(cfg.DialTimeout),
-		regclient.WithLogger(log))
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
-	}
-	nse := &registry.NetworkServiceEndpoint{
-		Name:                cfg.Name,
-		NetworkServiceNames: []string{nsmgr.DefaultForwarderServiceName},
-		NetworkServiceLabels: map[string]*registry.NetworkServiceLabels{
-			nsmgr.DefaultForwarderServiceName: {Labels: cfg.Labels},
-		},
-		Url: cfg.ListenOn.String(),
-	}
-	start := time.Now()
-	log.WithField("nsmgr", cfg.ConnectTo.String()).Info("registering (retried until the nsmgr answers)")
-	reg, err := regclient.RegisterNSE(ctx, c, nse)
-	if err != nil {
-		return nil, fmt.Errorf("app: register at the nsmgr %s: %w", cfg.ConnectTo, err)
-	}
-	log.WithFields(logrus.Fields{"nsmgr": cfg.ConnectTo.String(), "labels": cfg.Labels, "duration": time.Since(start)}).
-		Info("registered")
-	return reg, nil
 }

@@ -16,6 +16,10 @@
 //	    WhenLocal(local mechanisms)   preferences towards an endpoint on this node
 //	    WhenRemote(remote mechanisms) preferences towards another node (tunnels)
 //	    monitor relay                 downstream events up to this hop
+//
+// NewRemote (the tunnel mechanisms: VXLAN, WireGuard and the choice between
+// them) and Register/Unregister (the forwarder's endpoint at its nsmgr) are
+// the same for every data plane too.
 package forwarder
 
 import (
