@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -24,6 +23,8 @@ import (
 	"go.fd.io/govpp/binapi/ip6_nd"
 	"go.fd.io/govpp/binapi/ip_neighbor"
 	"go.fd.io/govpp/binapi/ip_types"
+
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp"
 )
 
 // AF_PACKET parameters, those of upstream's forwarder.
@@ -148,18 +149,11 @@ func (v *vppAPI) afPacket(ctx context.Context, up *Uplink) (interface_types.Inte
 		if err != nil {
 			return err
 		}
-		for {
-			d, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+		return vpp.Drain(s, func(d *af_packet.AfPacketDetails) {
 			if d.HostIfName == up.Name && found == nil {
 				found = d
 			}
-		}
+		})
 	}); err != nil {
 		return 0, false, err
 	}
@@ -219,18 +213,11 @@ func (v *vppAPI) acls(ctx context.Context, idx interface_types.InterfaceIndex, t
 		if err != nil {
 			return err
 		}
-		for {
-			d, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+		return vpp.Drain(s, func(d *acl.ACLDetails) {
 			if _, ok := existing[d.Tag]; !ok {
 				existing[d.Tag] = d.ACLIndex
 			}
-		}
+		})
 	}); err != nil {
 		return err
 	}
@@ -331,18 +318,11 @@ func (v *vppAPI) address(ctx context.Context, idx interface_types.InterfaceIndex
 		if err != nil {
 			return err
 		}
-		for {
-			d, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+		return vpp.Drain(s, func(d *ip.IPAddressDetails) {
 			if d.Prefix.Address.ToIP().Equal(a.IP) {
 				have = true
 			}
-		}
+		})
 	}); err != nil || have {
 		return err
 	}

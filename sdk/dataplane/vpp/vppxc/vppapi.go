@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"go.fd.io/govpp/binapi/wireguard"
 
 	wgmech "github.com/nsmesh/nsmesh/apis/networkservice/mechanisms/wireguard"
+	"github.com/nsmesh/nsmesh/sdk/dataplane/vpp"
 )
 
 // noIndex is ~0, VPP's "none" for interface indexes and instances.
@@ -174,17 +174,7 @@ func (v *vppAPI) dump(ctx context.Context, log logrus.FieldLogger, idx interface
 		if err != nil {
 			return err
 		}
-		for {
-			det, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				_ = s.Close()
-				return err
-			}
-			out = append(out, det)
-		}
+		return vpp.Drain(s, func(det *interfaces.SwInterfaceDetails) { out = append(out, det) })
 	})
 	return out, err
 }
@@ -228,19 +218,11 @@ func (v *vppAPI) vxlanDump(ctx context.Context, log logrus.FieldLogger, idx inte
 		if err != nil {
 			return err
 		}
-		for {
-			det, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				_ = s.Close()
-				return err
-			}
+		return vpp.Drain(s, func(det *vxlan.VxlanTunnelV2Details) {
 			if det.SwIfIndex == idx {
 				out = det
 			}
-		}
+		})
 	})
 	return out, err
 }
